@@ -1,0 +1,1 @@
+"""Subcommands: each module exposes NAME, HELP, register(parser) and run(args, ctx)."""

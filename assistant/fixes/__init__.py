@@ -1,0 +1,1 @@
+"""Fix actions, planning, journal (undo)."""
