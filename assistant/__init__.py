@@ -1,0 +1,1 @@
+"""The tfhelp application: a thin shell (CLI, REPL, runner, probe, fixes) over :mod:`tfhelp.kb`."""

@@ -1,0 +1,101 @@
+"""Command-line interface: a declarative list of subcommands over the kb library.
+
+``tfhelp`` alone opens the REPL on a terminal and diagnoses standard input when it is piped;
+``tfhelp --from-log FILE`` scans a log; everything else is a subcommand module under
+``assistant/commands`` exposing NAME, HELP, register(parser) and run(args, ctx).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from tfhelp import __version__
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("diagnose", "rules")
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: message for the user, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would sys.exit(2) itself; keep control of the streams
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    g = parser.add_argument_group("common options")
+    g.add_argument("--python", metavar="PATH", default=d(None),
+                   help="target interpreter (or venv / conda env folder) to probe and fix; default: python on PATH")
+    g.add_argument("--rules", metavar="DIR", action="append", default=d([]),
+                   help="extra rules folder (repeatable); overrides shipped rules with the same id")
+    g.add_argument("--no-user-rules", action="store_true", default=d(False), help="ignore the per-user rules folder")
+    g.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
+    g.add_argument("--no-color", action="store_true", default=d(False), help="no colours (also: NO_COLOR=1)")
+    g.add_argument("--width", type=int, default=d(None), help="output width in columns")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tfhelp", description="Diagnose broken TensorFlow / Keras / CUDA / cuDNN / NumPy setups, "
+                "offline. Paste a traceback, pipe a file, scan a log or wrap a script.",
+                epilog="Exit status: 0 ran (with or without a diagnosis); 1 a check or fix failed; "
+                       "2 usage error or unreadable input; 130 interrupted; `tfhelp run` returns the script's status.")
+    p.add_argument("--version", action="version", version=f"tfhelp {__version__}")
+    p.add_argument("--from-log", metavar="FILE", help="scan a whole log (FILE, .gz, or - for stdin) for root causes")
+    p.add_argument("--probe", action="store_true", help="probe the target interpreter to confirm diagnoses and pick fixes")
+    p.add_argument("-v", "--verbose", action="store_true", help="show all evidence, causes and references")
+    p.add_argument("--all", action="store_true", help="show every diagnosis and every fix alternative")
+    _common(p, suppress=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        mod = importlib.import_module(f"tfhelp.assistant.commands.{name}")
+        sp = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        mod.register(sp)
+        _common(sp, suppress=True)
+        sp.set_defaults(_module=mod)
+    return p
+
+
+def _apply_context(args, ctx) -> None:
+    if getattr(args, "python", None):
+        ctx.target_python = args.python
+    ctx.rule_dirs = list(getattr(args, "rules", []) or [])
+    if getattr(args, "no_user_rules", False):
+        ctx.user_rules = False
+    if getattr(args, "no_color", False):
+        ctx.color = False
+    if getattr(args, "width", None):
+        ctx.width = args.width
+
+
+def main(argv: list, ctx) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        ctx.stderr.write(f"{exc}\nTry 'tfhelp --help'.\n")
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    _apply_context(args, ctx)
+    try:
+        if getattr(args, "_module", None) is not None:
+            return int(args._module.run(args, ctx) or 0)
+        if args.from_log:
+            mod = importlib.import_module("tfhelp.assistant.commands.log")
+            args.file = args.from_log
+            return int(mod.run(args, ctx) or 0)
+        if not ctx.stdin_isatty or not ctx.stdout_isatty:
+            mod = importlib.import_module("tfhelp.assistant.commands.diagnose")
+            args.file = "-"
+            return int(mod.run(args, ctx) or 0)
+        from tfhelp.assistant import repl
+
+        return int(repl.main(ctx) or 0)
+    except UsageError as exc:
+        ctx.stderr.write(f"tfhelp: {exc}\n")
+        return EXIT_USAGE

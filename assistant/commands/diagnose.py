@@ -1,0 +1,83 @@
+"""``tfhelp diagnose FILE`` (and ``tfhelp < FILE``): diagnose one pasted error or short log."""
+from __future__ import annotations
+
+import json
+import os
+
+NAME = "diagnose"
+HELP = "diagnose a traceback or error text (FILE, or - for stdin)"
+
+#: Inputs larger than this are streamed through the log scanner instead of read whole.
+MAX_PASTE = 8 * 1024 * 1024
+
+
+def register(parser) -> None:
+    parser.add_argument("file", nargs="?", default="-", help="file with the error text; - reads stdin (default)")
+    parser.add_argument("--probe", action="store_true", help="probe the target interpreter to confirm and pick fixes")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show all evidence and references")
+    parser.add_argument("--all", action="store_true", help="show every diagnosis and fix alternative")
+
+
+def read_input(path: str, ctx) -> bytes:
+    """Read at most MAX_PASTE+1 bytes; clear UsageError for anything unreadable."""
+    from tfhelp.assistant.cli import UsageError
+
+    if path == "-":
+        try:
+            return ctx.stdin_bytes.read(MAX_PASTE + 1) or b""
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read standard input: {exc}") from None
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory (give a file, or use --from-log on a log file)")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_PASTE + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def probe_environment(ctx):
+    """The target's environment via the probe, or None when the probe isn't available/failed."""
+    try:
+        from tfhelp.assistant import probe
+    except ImportError:
+        return None
+    try:
+        return probe.probe_environment(ctx.default_python())
+    except Exception:  # noqa: BLE001 - a broken target must not stop diagnosis
+        return None
+
+
+def warn_rule_problems(ruleset, ctx) -> None:
+    errs = ruleset.errors
+    if errs:
+        files = sorted({p.path for p in errs})
+        ctx.stderr.write(f"tfhelp: warning: skipped {len(files)} broken rule file(s): {', '.join(files[:3])}"
+                         f"{' ...' if len(files) > 3 else ''} (run 'tfhelp rules lint' for details)\n")
+
+
+def run(args, ctx) -> int:
+    data = read_input(getattr(args, "file", "-"), ctx)
+    if len(data) > MAX_PASTE:
+        from tfhelp.assistant.cli import UsageError
+
+        raise UsageError(f"input larger than {MAX_PASTE // (1024 * 1024)} MB: use 'tfhelp --from-log FILE' to scan a whole log")
+    ruleset = ctx.ruleset()
+    warn_rule_problems(ruleset, ctx)
+    env = probe_environment(ctx) if getattr(args, "probe", False) else None
+    from tfhelp.kb.engine import Engine
+
+    report = Engine(ruleset).diagnose(data, env=env)
+    if getattr(args, "json", False):
+        ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    from tfhelp.assistant.render import render_report
+
+    python = ctx.default_python() if ctx.target_python or env is not None else "python"
+    render_report(report, ctx.console(), python=python, verbose=getattr(args, "verbose", False),
+                  all_fixes=getattr(args, "all", False), max_diagnoses=100 if getattr(args, "all", False) else 5)
+    return 0

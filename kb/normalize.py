@@ -1,0 +1,117 @@
+"""Turn whatever the user pasted or logged into clean text lines.
+
+Pasted errors arrive damaged: invalid UTF-8, NUL bytes, ANSI colours from Jupyter, carriage-return
+progress bars, CRLF from Windows, and markdown-escaped copies from web pages (``np\\_utils``,
+``'_ is_tf_ 1'``, smart quotes). Matching runs on the repaired text; evidence keeps the user's
+line numbers. A second, *folded* form (paths, addresses, numbers replaced) is used where two
+lines must be recognised as "the same message" (deduplication, fuzzy matching).
+"""
+from __future__ import annotations
+
+import re
+
+#: Longest line the matchers look at. Bounds regex and fuzzy time on a 50 MB single-line input.
+MAX_LINE = 4096
+
+_ANSI = re.compile(
+    r"""
+    \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?     # OSC ... BEL / ST (hyperlinks, titles)
+  | \x1b\[[0-?]*[ -/]*[@-~]                # CSI (colours, cursor moves)
+  | \x1b[PX^_][^\x1b]*(?:\x1b\\)?          # DCS / SOS / PM / APC strings
+  | \x1b[@-Z\\-_]                          # two-byte escapes
+  | \x9b[0-?]*[ -/]*[@-~]                  # 8-bit CSI
+    """,
+    re.VERBOSE,
+)
+# C0/C1 controls except tab and newline; DEL.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
+# Zero-width and bidi formatting characters that chat apps and web pages insert.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+                         "\u2013": "-", "\u2014": "-", "\u2212": "-", "\uff1a": ":", "\uff08": "(",
+                         "\uff09": ")", "\uff0c": ","})
+# Markdown escapes left by web copies: np\_utils, np\\\_utils, tensorflow\.python, \*args.
+_MD_ESCAPE = re.compile(r"\\+(?=[_.*\[\]()#`<>-])")
+# A short quoted identifier whose only spaces sit next to underscores: '_ is_tf_ 1' -> '_is_tf_1'.
+_QUOTED = re.compile(r"'([A-Za-z0-9_. ]{1,80})'")
+_SPACE_NEXT_TO_UNDERSCORE = re.compile(r"(?<=_) +| +(?=_)")
+
+
+def decode(data: bytes | str) -> str:
+    """Decode bytes as UTF-8, replacing what isn't; never raises."""
+    if isinstance(data, str):
+        return data
+    return data.decode("utf-8", errors="replace")
+
+
+def strip_escapes(text: str) -> str:
+    """Remove terminal escape sequences and control characters (keeps tab and newline)."""
+    if "\x1b" in text or "\x9b" in text:
+        text = _ANSI.sub("", text)
+    return _CONTROLS.sub("", text)
+
+
+def split_lines(text: str) -> list[str]:
+    r"""Split on \n, \r\n and lone \r (progress bars redraw with \r; each redraw is a line)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
+def _unspace_quoted(match: re.Match) -> str:
+    inner = match.group(1)
+    if " " in inner and "_" in inner:
+        repaired = _SPACE_NEXT_TO_UNDERSCORE.sub("", inner)
+        if " " not in repaired:
+            return "'" + repaired + "'"
+    return match.group(0)
+
+
+def repair_line(line: str) -> str:
+    """Undo web-copy damage in one line. Idempotent."""
+    if not line:
+        return line
+    line = _INVISIBLE.sub("", line)
+    line = _SPACES.sub(" ", line)
+    line = line.translate(_QUOTES)
+    if "\\" in line:
+        line = _MD_ESCAPE.sub("", line)
+    if "'" in line and ("_ " in line or " _" in line):
+        line = _QUOTED.sub(_unspace_quoted, line)
+    return line
+
+
+def clean_lines(data: bytes | str) -> list[str]:
+    """The full pipeline: decode, strip escapes, split, repair, cap line length."""
+    text = strip_escapes(decode(data))
+    out = []
+    for raw in split_lines(text):
+        line = repair_line(raw.rstrip())
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+        out.append(line)
+    return out
+
+
+def clean_text(data: bytes | str) -> str:
+    """``clean_lines`` joined back with newlines (the normaliser as one string function)."""
+    return "\n".join(clean_lines(data))
+
+
+_FOLDS = [
+    (re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?"), "<time>"),
+    (re.compile(r"\b[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+"), "<glog>"),
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x?"),
+    (re.compile(r"""(?:[A-Za-z]:)?(?:[\\/][^\\/\s"':,]+)+[\\/]?"""), "<path>"),
+    (re.compile(r"\b(?:line|pid|PID|step|epoch|Epoch) \d+"), lambda m: m.group(0).split()[0] + " N"),
+    (re.compile(r"\b\d+(?:\.\d+)?\s*(?:ms|s|us|MiB|GiB|MB|GB|KB)\b"), "<qty>"),
+]
+
+
+def fold(line: str) -> str:
+    """Replace the parts of a line that differ between two occurrences of the same message."""
+    for pattern, repl in _FOLDS:
+        line = pattern.sub(repl, line)
+    return line
