@@ -22,7 +22,7 @@ _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<
 _LIBRARY_PATH = re.compile(r"[/\\](?:site|dist)-packages[/\\]|[/\\]lib[/\\]python\d|[/\\]Lib[/\\]|^<frozen ")
 _IPY_FRAME = re.compile(r"^(?:File |Cell In\[\d+\]|/?\S+\.py:\d+|\S+ in <module>|----> )")
 _TF_LOG = re.compile(
-    r"^(?:(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+): )?(?P<sev>[IWEF])(?:\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+)?\s*"
+    r"^(?:(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+): )?(?P<sev>[IWEF])(?:\d{4} \d\d:\d\d:\d+\.\d+\s+\d+)?\s*"
     r"(?P<src>[\w/.\-]+\.(?:cc|h|cpp|py)):(?P<lno>\d+)\] (?P<msg>.*)$"
 )
 
@@ -35,6 +35,7 @@ _WINDLL = re.compile(r"\b(?P<lib>cudart|cudnn|cublas|cublasLt|cufft|curand|cusol
 # requirements ("Keras requires TensorFlow 2.2") or history ("deprecated in NumPy 1.20").
 _NAMED_VERSIONS = [
     ("numpy", re.compile(r"cannot be run in\s+NumPy (?P<v>\d+\.\d+\.\d+)")),
+    ("numpy", re.compile(r"^NumPy (?P<v>\d+\.\d+\.\d+) as it may crash")),
     ("numpy", re.compile(r"\bnumpy(?: version)?[ =:]+(?P<v>\d+\.\d+\.\d+)\b installed", re.I)),
     ("tensorflow", re.compile(r"\bTensorFlow version:? (?P<v>\d+\.\d+\.\d+)\b")),
 ]

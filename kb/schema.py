@@ -448,10 +448,15 @@ def _parse_matcher(raw, path, problems, block, idx, names) -> Optional[Matcher]:
 
 
 def derive_anchors(rule_all: list, rule_any: list) -> list:
-    """Lowercase literals, at least one of which must occur in any text the rule can match."""
-    lits = [m.value.lower() for m in rule_all if m.type == "literal"]
+    """Lowercase literals for the prefilter: a rule is a candidate when any of them occurs.
+
+    Every literal of ``all`` is an anchor (any one suffices to make the rule a candidate, so a
+    partly matching rule can still be reported as a near miss); when ``all`` has none, the
+    literals of an all-literal ``any`` block are.
+    """
+    lits = sorted({m.value.lower() for m in rule_all if m.type == "literal"})
     if lits:
-        return [max(lits, key=len)]
+        return lits
     if rule_any and all(m.type == "literal" for m in rule_any):
         return sorted({m.value.lower() for m in rule_any})
     return []
