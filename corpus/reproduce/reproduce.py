@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""Rebuild the reproduced corpus cases in throwaway virtual environments.
+
+Each case in ``cases.yaml`` names an environment (a list of pip install steps) and a shell
+command that fails (or, for clean/log cases, succeeds).  For every selected case this script
+
+1. creates the environment's venv under ``--root`` (default ``/tmp/tfhelp-repro``), reusing it
+   for all selected cases that share the environment and deleting it afterwards (``--keep`` to
+   keep it);
+2. downloads the wheels into ``~/.cache/tfhelp-wheels`` with ``pip download`` and installs them
+   with ``--find-links`` so that a rebuild does not fetch them again;
+3. runs the case's ``setup`` (not captured) and ``run`` command in a fresh working directory,
+   capturing stdout and stderr together (through a pseudo-terminal when ``pty: true``);
+4. writes the raw output to ``corpus/<category>/<case>/input.txt`` (or ``run.log`` for
+   ``kind: log``) and a ``meta.yaml`` with the exact command, the versions read from
+   ``pip freeze`` inside the venv, platform, date, exit status and the expected rule ids.
+
+It is never run by the test-suite (it needs the network and minutes per TensorFlow install);
+the committed outputs are what the tests read.
+
+Usage::
+
+    python corpus/reproduce/reproduce.py --list
+    python corpus/reproduce/reproduce.py --case keras3-np-utils
+    python corpus/reproduce/reproduce.py --env tfcpu218        # every case of one environment
+    python corpus/reproduce/reproduce.py --all [--root DIR] [--keep] [--dry-run]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import pty
+import re
+import select
+import shlex
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE.parent
+CASES_FILE = HERE / "cases.yaml"
+WHEELS = Path(os.environ.get("TFHELP_WHEELS", Path.home() / ".cache" / "tfhelp-wheels"))
+
+# Packages worth recording in meta.yaml `versions` when present in the venv.
+RELEVANT = re.compile(
+    r"^(pip|tensorflow.*|tf-keras|tf-nightly.*|keras.*|numpy|protobuf|h5py|ml-dtypes|tensorboard|"
+    r"jax|jaxlib|torch|scipy|scikit-learn|nvidia-.*|tensorrt.*)$"
+)
+REQUIRED_META = ("kind", "source", "command", "versions", "platform", "date", "expected")
+
+
+def base_env() -> dict:
+    """The calling environment without this machine's pip configuration (config files, extra
+    indexes, find-links): cases must see what a user with a plain pip sees."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "TF_", "KERAS_", "PIP_FIND_LINKS",
+                                "PIP_INDEX", "PIP_EXTRA", "PIP_CONSTRAINT"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def case_env() -> dict:
+    env = base_env()
+    env.pop("PIP_DISABLE_PIP_VERSION_CHECK", None)   # users see pip's upgrade notice
+    return env
+
+
+def load_cases(path: Path = CASES_FILE) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    envs = data.get("envs") or {}
+    cases = data.get("cases") or []
+    names = set()
+    for case in cases:
+        if case["name"] in names:
+            raise SystemExit(f"duplicate case name {case['name']}")
+        names.add(case["name"])
+        if case["env"] not in envs:
+            raise SystemExit(f"case {case['name']}: unknown env {case['env']}")
+    return data
+
+
+def case_dir(case: dict) -> Path:
+    return CORPUS / case["category"] / case["name"]
+
+
+def output_name(case: dict) -> str:
+    return "run.log" if case.get("kind") == "log" else "input.txt"
+
+
+# --------------------------------------------------------------------------------------------
+# environments
+
+
+def log(msg: str) -> None:
+    print(f"[reproduce {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def sh(cmd: list[str], *, timeout: int, env: dict | None = None, cwd: Path | None = None,
+       check: bool = True) -> subprocess.CompletedProcess:
+    log("$ " + shlex.join(cmd))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout, env=env if env is not None else base_env(), cwd=cwd)
+    if check and proc.returncode != 0:
+        sys.stdout.write(proc.stdout[-4000:])
+        raise RuntimeError(f"command failed ({proc.returncode}): {shlex.join(cmd)}")
+    return proc
+
+
+def install_step_args(step) -> list[str]:
+    """A step is a string ("pkg==1 other==2" or "--no-deps pkg==1") or a list of args."""
+    return shlex.split(step) if isinstance(step, str) else list(step)
+
+
+class Venv:
+    def __init__(self, root: Path, name: str, spec: dict):
+        self.name = name
+        self.spec = spec
+        self.path = root / "venvs" / name
+        self.python = self.path / "bin" / "python"
+        self.log: list[str] = []
+        self.build_seconds = 0.0
+
+    def create(self, timeout: int) -> None:
+        start = time.monotonic()
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        base = self.spec.get("python", "python3")
+        sh([base, "-m", "venv", str(self.path)], timeout=300)
+        WHEELS.mkdir(parents=True, exist_ok=True)
+        for step in self.spec.get("install", []):
+            args = install_step_args(step)
+            # Fill the wheel cache first (pip download resolves like install does), then
+            # install from it.  A download failure is not fatal: install reports the real error.
+            dl = sh([str(self.python), "-m", "pip", "download", "-q", "-d", str(WHEELS), *args],
+                    timeout=timeout, check=False)
+            if dl.returncode != 0 and dl.stdout.strip():
+                self.log.append(f"pip download {' '.join(args)} failed: "
+                                + dl.stdout.strip().splitlines()[-1])
+            inst = sh([str(self.python), "-m", "pip", "install", "--find-links", str(WHEELS),
+                       *args], timeout=timeout, check=False)
+            tail = [ln for ln in inst.stdout.splitlines() if "is ignored" not in ln]
+            # keep resolver complaints (they are part of the story for mismatch cases)
+            for ln in tail:
+                if ln.startswith("ERROR") or "incompatible" in ln or "requires" in ln:
+                    self.log.append(ln.strip())
+            if inst.returncode != 0:
+                sys.stdout.write("\n".join(tail[-40:]) + "\n")
+                raise RuntimeError(f"venv {self.name}: install step failed: {args}")
+        self.build_seconds = time.monotonic() - start
+
+    def freeze(self) -> dict[str, str]:
+        out = sh([str(self.python), "-m", "pip", "freeze", "--all"], timeout=120).stdout
+        pkgs = {}
+        for line in out.splitlines():
+            if "==" in line:
+                name, ver = line.split("==", 1)
+                pkgs[re.sub(r"[-_.]+", "-", name).lower()] = ver.strip()
+        return pkgs
+
+    def python_version(self) -> str:
+        return sh([str(self.python), "-c", "import platform; print(platform.python_version())"],
+                  timeout=60).stdout.strip()
+
+    def remove(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+    def shell_env(self, extra: dict | None) -> dict:
+        env = case_env()
+        env["VIRTUAL_ENV"] = str(self.path)
+        env["PATH"] = f"{self.path / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+        env.setdefault("LANG", "C.UTF-8")
+        for k, v in (extra or {}).items():
+            env[k] = str(v)
+        return env
+
+    def human_command(self) -> str:
+        """The environment as a copy-pasteable command (V = the venv folder)."""
+        parts = [f"{self.spec.get('python', 'python3')} -m venv V", ". V/bin/activate"]
+        for step in self.spec.get("install", []):
+            parts.append("pip install " + shlex.join(install_step_args(step)))
+        return " && ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# running a case
+
+
+def run_captured(cmd: str, *, env: dict, cwd: Path, timeout: int, use_pty: bool,
+                 columns: int = 100) -> tuple[bytes, int | str]:
+    """Run `cmd` with bash; return (combined output bytes, exit status or 'timeout')."""
+    argv = ["bash", "-c", cmd]
+    if not use_pty:
+        try:
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  env=env, cwd=cwd, timeout=timeout, start_new_session=True)
+            return proc.stdout, proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            return exc.stdout or b"", "timeout"
+    master, slave = pty.openpty()
+    import fcntl
+    import termios
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
+    env = dict(env, TERM=env.get("TERM", "xterm-256color"), COLUMNS=str(columns))
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                            start_new_session=True, close_fds=True)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    status: int | str | None = None
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.killpg(proc.pid, signal.SIGKILL)
+            status = "timeout"
+            break
+        r, _, _ = select.select([master], [], [], min(left, 1.0))
+        if master in r:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            # drain whatever is left
+            try:
+                while True:
+                    r, _, _ = select.select([master], [], [], 0.2)
+                    if not r:
+                        break
+                    data = os.read(master, 65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+            except OSError:
+                pass
+            break
+    os.close(master)
+    rc = proc.wait()
+    return b"".join(chunks), (status or rc)
+
+
+def write_case(case: dict, venv: Venv, output: bytes, status, elapsed: float,
+               versions: dict, pyver: str, human: str, dry_run: bool) -> Path:
+    folder = case_dir(case)
+    meta = {
+        "kind": case.get("kind", "traceback"),
+        "source": "reproduced",
+        "command": human,
+        "versions": {"python": pyver, **versions},
+        "platform": "linux",
+        "date": _dt.date.today().isoformat(),
+        "expected": list(case.get("expected") or []),
+        "exit_status": status,
+        "reproduce": f"python corpus/reproduce/reproduce.py --case {case['name']}",
+        "platform_detail": f"{platform.system()} {platform.release()} {platform.machine()}, "
+                           f"glibc {platform.libc_ver()[1]}",
+        "elapsed_s": round(elapsed, 1),
+        "notes": (case.get("notes") or "").strip(),
+    }
+    if case.get("references"):
+        meta["references"] = case["references"]
+    if venv.log:
+        meta["install_log"] = venv.log[-10:]
+    if dry_run:
+        log(f"dry run: would write {folder}")
+        sys.stdout.write(output.decode("utf-8", "replace")[-3000:] + "\n")
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / output_name(case)).write_bytes(output)
+    with open(folder / "meta.yaml", "w", encoding="utf-8") as fh:
+        yaml.safe_dump(meta, fh, sort_keys=False, allow_unicode=True, width=100)
+    return folder
+
+
+def run_case(case: dict, venv: Venv, root: Path, dry_run: bool) -> None:
+    work = root / "work" / case["name"]
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name, content in (case.get("files") or {}).items():
+        (work / name).write_text(content, encoding="utf-8")
+    env = venv.shell_env(case.get("env_vars"))
+    if case.get("setup"):
+        out, rc = run_captured(case["setup"], env=env, cwd=work,
+                               timeout=case.get("timeout", 900), use_pty=False)
+        if rc != 0:
+            sys.stdout.write(out.decode("utf-8", "replace")[-3000:])
+            raise RuntimeError(f"case {case['name']}: setup failed ({rc})")
+    start = time.monotonic()
+    out, status = run_captured(case["run"], env=env, cwd=work,
+                               timeout=case.get("timeout", 900), use_pty=bool(case.get("pty")))
+    elapsed = time.monotonic() - start
+    if case.get("strip_prefix_lines"):
+        # only used where the captured command prints unrelated set-up chatter first
+        out = b"".join(out.splitlines(keepends=True)[case["strip_prefix_lines"]:])
+    log(f"case {case['name']}: exit {status}, {len(out)} bytes, {elapsed:.1f}s")
+    expect_rc = case.get("expect_exit", "nonzero")
+    ok = (status == 0) if expect_rc == 0 else (status != 0)
+    if expect_rc == "any":
+        ok = True
+    if not ok:
+        log(f"WARNING case {case['name']}: exit status {status} not as expected ({expect_rc})")
+    freeze = venv.freeze()
+    versions = {k: v for k, v in sorted(freeze.items()) if RELEVANT.match(k)}
+    for extra in case.get("record", []):
+        if extra in freeze:
+            versions[extra] = freeze[extra]
+    human_parts = [venv.human_command()]
+    for name in (case.get("files") or {}):
+        human_parts.append(f"cat > {name} <<'EOF' (see cases.yaml: {case['name']}.files)")
+    if case.get("setup"):
+        human_parts.append(case["setup"])
+    envs = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (case.get("env_vars") or {}).items())
+    human_parts.append((envs + " " if envs else "") + case["run"])
+    human = " && ".join(human_parts)
+    folder = write_case(case, venv, out, status, elapsed, versions, venv.python_version(), human,
+                        dry_run)
+    log(f"wrote {folder}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sel = ap.add_mutually_exclusive_group(required=True)
+    sel.add_argument("--case", action="append", help="case name (repeatable)")
+    sel.add_argument("--env", action="append", help="every case of this environment")
+    sel.add_argument("--all", action="store_true")
+    sel.add_argument("--list", action="store_true")
+    ap.add_argument("--root", type=Path, default=Path("/tmp/tfhelp-repro"),
+                    help="where venvs and working dirs go (default /tmp/tfhelp-repro)")
+    ap.add_argument("--keep", action="store_true", help="keep the venvs afterwards")
+    ap.add_argument("--dry-run", action="store_true", help="run but write nothing to the corpus")
+    ap.add_argument("--install-timeout", type=int, default=1800)
+    args = ap.parse_args(argv)
+
+    data = load_cases()
+    envs, cases = data["envs"], data["cases"]
+    if args.list:
+        for c in cases:
+            print(f"{c['name']:40} {c['env']:14} {c['category']}/{c['name']}")
+        return 0
+    if args.all:
+        chosen = list(cases)
+    elif args.env:
+        chosen = [c for c in cases if c["env"] in args.env]
+    else:
+        by_name = {c["name"]: c for c in cases}
+        missing = [n for n in args.case if n not in by_name]
+        if missing:
+            ap.error(f"unknown case(s): {', '.join(missing)}")
+        chosen = [by_name[n] for n in args.case]
+    if not chosen:
+        ap.error("nothing selected")
+
+    # group by environment, in the order environments are declared
+    order = list(envs)
+    chosen.sort(key=lambda c: order.index(c["env"]))
+    failures = []
+    current: Venv | None = None
+    for case in chosen:
+        if case["name"] in failures:
+            continue
+        if current is None or current.name != case["env"]:
+            if current is not None and not args.keep:
+                current.remove()
+            current = Venv(args.root, case["env"], envs[case["env"]])
+            log(f"building venv {current.name}")
+            try:
+                current.create(args.install_timeout)
+            except Exception as exc:  # report and go on with the other environments
+                log(f"ERROR {exc}")
+                failures.extend(c["name"] for c in chosen if c["env"] == case["env"])
+                current.remove()
+                current = None
+                continue
+        try:
+            run_case(case, current, args.root, args.dry_run)
+        except Exception as exc:
+            log(f"ERROR case {case['name']}: {exc}")
+            failures.append(case["name"])
+    if current is not None and not args.keep:
+        current.remove()
+    if failures:
+        log("failed: " + ", ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
