@@ -86,14 +86,9 @@ class Environment:
 
 
 def _spec_holds(spec: str, version: str) -> Optional[bool]:
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
+    from tfhelp.kb.versions import spec_contains
 
-    try:
-        v = Version(version)
-        return SpecifierSet(spec).contains(v, prereleases=True)
-    except (InvalidSpecifier, InvalidVersion):
-        return None
+    return spec_contains(spec, version)
 
 
 def evaluate_when(when: Optional[dict], env: Optional[Environment]) -> Optional[bool]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from tfhelp.kb.environment import Environment
-from tfhelp.kb.schema import Problem
+from tfhelp.kb.model import Problem
 
 
 def cross_check(rules: list) -> list:

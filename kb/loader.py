@@ -18,15 +18,18 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from tfhelp import __version__
-from tfhelp.kb.schema import Problem, Rule, load_yaml, parse_rule
+from tfhelp.kb.model import Problem, Rule
 
 CACHE_FORMAT = 3
 
 
 def shipped_rules_dir() -> Path:
-    from importlib.resources import files
+    """``tfhelp/rules`` beside ``tfhelp/kb`` - in the wheel and (via package-dir) in a checkout.
 
-    return Path(str(files("tfhelp.rules")))
+    Computed from ``__file__`` rather than importlib.resources, which costs more to import than
+    the whole diagnosis; rules are never shipped inside a zip.
+    """
+    return Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) / "rules"
 
 
 def user_rules_dir() -> Path:
@@ -88,9 +91,23 @@ class RuleSet:
 
 
 def _yaml_files(root: Path) -> list:
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.rglob("*.yaml") if p.is_file() and not p.name.startswith("."))
+    """Every ``*.yaml`` below root (os.scandir: this runs on every start to fingerprint the cache)."""
+    out = []
+    stack = [str(root)]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.startswith("."):
+                        continue
+                    if e.is_dir():
+                        stack.append(e.path)
+                    elif e.name.endswith(".yaml") and e.is_file():
+                        out.append(Path(e.path))
+        except OSError:
+            continue
+    return sorted(out)
 
 
 def load_file(path: Path, root: Optional[Path] = None) -> tuple:
@@ -106,6 +123,8 @@ def load_file(path: Path, root: Optional[Path] = None) -> tuple:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [Problem(shown, 1, "TFH015", f"rule file is not UTF-8 ({exc.reason} at byte {exc.start})")]
+    from tfhelp.kb.schema import load_yaml, parse_rule
+
     data, problems = load_yaml(text, shown)
     if problems:
         return None, problems

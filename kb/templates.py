@@ -7,7 +7,7 @@ on to the rule's next fix alternative.
 """
 from __future__ import annotations
 
-from tfhelp.kb.schema import PLACEHOLDER_RE
+from tfhelp.kb.model import PLACEHOLDER_RE
 
 
 class Unresolved(Exception):
