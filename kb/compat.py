@@ -28,8 +28,9 @@ def data() -> dict:
     """The parsed model (loaded once)."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~7x faster on this 3k-line file
     with open(_DATA_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
 
 
 def _v(version):
@@ -174,6 +175,30 @@ def wheel_row(tf_version, dist: str = "tensorflow") -> Optional[dict]:
     if older:
         return max(older, key=lambda r: _v(r["version"]))
     return min(rows, key=lambda r: _v(r["version"]))
+
+
+def latest_release(tf_version, dist: str = "tensorflow") -> Optional[str]:
+    """Newest known patch release of this TF minor ('2.14' -> '2.14.1'), what '==2.14.*' installs."""
+    mm = _minor(tf_version)
+    rows = [r for r in data().get("wheels", []) if r["dist"] == dist and _minor(r["version"]) == mm]
+    if not rows:
+        return None
+    return str(max((_v(r["version"]) for r in rows)))
+
+
+def sass_covers(tf_version, cc) -> Optional[bool]:
+    """Do the wheels carry machine code (SASS) for this GPU, or must the driver JIT-compile PTX?
+
+    SASS built for sm_XY runs on X.Y and later minors of the same major; anything else needs PTX."""
+    r = _cc_row(tf_version)
+    have = _minor(cc)
+    if not r or not r.get("built_for") or have is None:
+        return None
+    for item in str(r["built_for"]).split(","):
+        m = re.match(r"\s*sm_(\d)(\d+)", item)
+        if m and int(m.group(1)) == have[0] and int(m.group(2)) <= have[1]:
+            return True
+    return False
 
 
 def _requirement(row: Optional[dict], key: str, python: Optional[str] = None) -> Optional[str]:
