@@ -116,6 +116,9 @@ def _line(d, key=None) -> int:
 # Each repetition of the outer group can then split the same characters in many ways.
 _ATOM = r"(?:\\.|\.|\[(?:[^\]\\]|\\.)*\]|[^()\\|?*+])"
 _NESTED_QUANT = re.compile(r"\((?:\?:|\?P<\w+>)?" + _ATOM + r"[+*](?:[^()]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
+# A repeated group with alternatives inside: (a|aa)*, (?:x|\s)+ - overlapping alternatives blow up;
+# disjoint ones are better written as a character class anyway.
+_REPEATED_ALTERNATION = re.compile(r"\((?:\?:|\?P<\w+>)?(?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
 _ADJACENT_WILD = re.compile(r"(?:\.\*|\.\+)(?:[^()|]{0,3})(?:\.\*|\.\+)(?:[^()|]{0,3})(?:\.\*|\.\+)")
 
 
@@ -123,6 +126,8 @@ def regex_risk(pattern: str) -> Optional[str]:
     """A cheap static check for patterns prone to catastrophic backtracking."""
     if _NESTED_QUANT.search(pattern):
         return "a repeated group that starts with a repeated atom (e.g. (a+)+) can backtrack catastrophically"
+    if _REPEATED_ALTERNATION.search(pattern):
+        return "a repeated group with alternatives (e.g. (a|aa)*) can backtrack catastrophically; use a character class"
     if _ADJACENT_WILD.search(pattern):
         return "three or more adjacent .* / .+ can backtrack badly; anchor the pattern on literals"
     return None
