@@ -12,7 +12,7 @@ import importlib
 from tfhelp import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("diagnose", "rules", "fix", "undo", "history", "doctor", "gpu_test", "plan")
+COMMANDS = ("diagnose", "rules", "fix", "undo", "history", "run", "log", "doctor", "gpu_test", "plan")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -90,6 +90,8 @@ def main(argv: list, ctx) -> int:
             args.file = args.from_log
             return int(mod.run(args, ctx) or 0)
         if not ctx.stdin_isatty or not ctx.stdout_isatty:
+            if ctx.stdin_isatty:
+                ctx.stderr.write("tfhelp: paste the error text, then press Ctrl-D (Ctrl-Z Enter on Windows)\n")
             mod = importlib.import_module("tfhelp.assistant.commands.diagnose")
             args.file = "-"
             return int(mod.run(args, ctx) or 0)
