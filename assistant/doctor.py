@@ -658,11 +658,13 @@ class _Doctor:
                       f"protobuf{spec}.", rule, "Install a matching protobuf.",
                       [self.pip("install", f"protobuf{spec}")])
             break
-        else:
-            if pbv is not None and pbv >= V("4.21") and self.tfv < V("2.12") and not declared and not model:
-                c.problem(ERROR, f"protobuf {pb} (4.21 or newer) cannot load the generated code in TensorFlow "
-                          f"{self.tf}.", "protobuf-descriptors-cannot-be-created", "Install protobuf 3.20.x.",
-                          [self.pip("install", "protobuf==3.20.3")])
+        if not c.problems and pbv is not None and pbv >= V("4.21") and self.tfv < V("2.12"):
+            # Releases before the patch-release caps (2.6.5/2.7.3/2.8.2/2.9.1) declared no upper bound;
+            # their generated *_pb2 code still cannot load under the upb-based protobuf 4.21+.
+            c.problem(ERROR, f"protobuf {pb} (4.21 or newer) cannot load the generated code in TensorFlow "
+                      f"{self.tf}, although its pins allow it.", "protobuf-descriptors-cannot-be-created",
+                      "Install protobuf 3.20.x (or upgrade TensorFlow to a patch release that caps protobuf).",
+                      [self.pip("install", "protobuf==3.20.3")])
         return c
 
     # -- other pinned deps --

@@ -509,7 +509,7 @@ def probe(target_python: Optional[str] = None, deep: bool = False, timeout: Opti
     if deep:
         plan.update(DEEP_PROBES)
     if only is not None:
-        plan = {k: v for k, v in plan.items() if k in only}
+        plan = {k: v for k, v in plan.items() if k in only or (deep and k in DEEP_PROBES)}
     if extra:
         plan.update(extra)
     me = self_python or sys.executable

@@ -188,24 +188,16 @@ def doctor_markdown(report: DoctorReport, fixes_tried: Optional[list] = None, re
     return redact("\n".join(lines))
 
 
-def fixes_tried_from_journal() -> list:
-    """Titles of fixes tfhelp applied, from the fix journal, when that module is present."""
+def fixes_tried_from_journal(python: str, limit: int = 10) -> list:
+    """The fixes tfhelp applied to ``python`` (newest last), from the fix journal."""
     try:
-        from tfhelp.assistant.fixes import journal
-    except Exception:
+        from tfhelp.assistant.fixes.journal import Journal
+        entries = Journal().entries(python)
+    except Exception:  # no journal yet, or unreadable: the report just says none recorded
         return []
-    for name in ("recent_entries", "entries", "load_entries", "read_journal"):
-        fn = getattr(journal, name, None)
-        if callable(fn):
-            try:
-                items = list(fn())
-            except Exception:
-                return []
-            out = []
-            for it in items[-10:]:
-                if isinstance(it, dict):
-                    out.append(" ".join(str(it.get(k)) for k in ("time", "rule", "title", "status") if it.get(k)))
-                else:
-                    out.append(str(it))
-            return out
-    return []
+    out = []
+    for e in entries[-limit:]:
+        ver = (e.get("verification") or {}).get("status")
+        out.append(f"{e.get('created') or '?'} {e.get('rule_id') or '-'}: {e.get('fix_title') or e.get('kind')}"
+                   f" -> {e.get('status')}" + (f" (verification {ver})" if ver else ""))
+    return out

@@ -238,3 +238,38 @@ def test_doctor_command_text_and_report():
     assert code == 0 and md.startswith("<details>")
     code, _, err = _cli(["doctor", "--python", "/nonexistent/python"])
     assert code == 2 and "no Python interpreter" in err
+
+
+def _variant(**pk):
+    raw = json.loads((FIXTURES / "gpu-linux-tf2.15-a100-healthy.constructed.json").read_text())
+    data = raw["probes"]["packages"]["data"]
+    for k, v in pk.items():
+        data["all"][k] = v
+        for rel in data["relevant"]:
+            if rel["name"] == k:
+                rel["version"] = v
+    return raw
+
+
+def test_numpy_and_protobuf_bounds_map_to_their_rules():
+    assert "numpy-api-version-too-old" in rules_of(diagnose(ProbeResult.from_json(_variant(numpy="1.21.6"))))
+    assert "protobuf-builder-missing" in rules_of(diagnose(ProbeResult.from_json(_variant(protobuf="3.19.6"))))
+    # an old TF without wheel pins: the model's <3.20 cap and protobuf 4.21 -> the Descriptors error
+    raw = _variant(tensorflow="2.9.0", protobuf="4.21.12", keras="2.9.0", numpy="1.23.5")
+    for rel in raw["probes"]["packages"]["data"]["relevant"]:
+        rel["requires"] = []
+    rep = diagnose(ProbeResult.from_json(raw))
+    assert "protobuf-descriptors-cannot-be-created" in rules_of(rep)
+
+
+def test_report_lists_fixes_tried_from_the_journal(tmp_path, monkeypatch):
+    from tfhelp.assistant.fixes.journal import Journal
+    from tfhelp.assistant.render_doctor import fixes_tried_from_journal
+
+    j = Journal()
+    e = j.new_entry(sys.executable, rule_id="numpy2-abi-compiled-numpy1", fix_index=0, fix_title="Install NumPy 1.x")
+    e["status"] = "applied"
+    j.save(e)
+    tried = fixes_tried_from_journal(sys.executable)
+    assert len(tried) == 1 and "numpy2-abi-compiled-numpy1: Install NumPy 1.x -> applied" in tried[0]
+    assert fixes_tried_from_journal("/some/other/python") == []

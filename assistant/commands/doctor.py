@@ -36,7 +36,7 @@ def run(args, ctx) -> int:
     if getattr(args, "report", False):
         from tfhelp.assistant.render_doctor import doctor_markdown, fixes_tried_from_journal
 
-        ctx.stdout.write(doctor_markdown(report, fixes_tried=fixes_tried_from_journal()))
+        ctx.stdout.write(doctor_markdown(report, fixes_tried=fixes_tried_from_journal(target)))
         return 0
     from tfhelp.assistant.render_doctor import render_doctor
 
