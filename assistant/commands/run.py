@@ -1,0 +1,160 @@
+"""``tfhelp run``: run a script exactly as usual; when it fails, explain why.
+
+    tfhelp run [--python PATH] SCRIPT.py [ARGS...]
+    tfhelp run [--python PATH] -m MODULE [ARGS...]
+    tfhelp run -- CMD [ARGS...]
+
+The child's output streams live and unchanged; tfhelp exits with the child's status (128+N
+when a signal killed it).  Only when the child fails does tfhelp add anything: the diagnosis of
+the output it kept (a bounded tail), printed to stderr after the child's own output.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+NAME = "run"
+HELP = "run a script or command; diagnose its output if it fails"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    # --python PATH (the interpreter for SCRIPT.py / -m) is one of the CLI's common options.
+    parser.add_argument("-m", dest="module", metavar="MODULE",
+                        help="run a library module as a script, like python -m")
+    parser.add_argument("--json-out", metavar="PATH",
+                        help="write the diagnosis as JSON to PATH (the child's stdout stays clean)")
+    parser.add_argument("--summary", action="store_true",
+                        help="after a successful run, print a one-line summary of warnings seen")
+    parser.add_argument("--tail-mb", type=float, default=2.0, metavar="MB",
+                        help="how much of the output to keep for diagnosis (default 2 MB)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="SCRIPT.py|-- CMD",
+                        help="the script and its arguments, or -- and any command")
+
+
+def build_argv(args, ctx=None) -> list:
+    """The child's argv from the parsed arguments; raises ValueError on a usage error."""
+    rest = list(args.command or [])
+    python = getattr(args, "python", None)
+    if ctx is not None and hasattr(ctx, "default_python"):
+        python = ctx.default_python()
+    python = python or sys.executable
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+        if args.module:
+            return [str(python), "-m", args.module, *rest]
+        if not rest:
+            raise ValueError("nothing to run after --")
+        return rest
+    if args.module:
+        return [str(python), "-m", args.module, *rest]
+    if not rest:
+        raise ValueError("give a script (tfhelp run SCRIPT.py ...), -m MODULE, or -- CMD ...")
+    target = rest[0]
+    if target.endswith((".py", ".pyw", ".pyz")) or os.path.isfile(target):
+        return [str(python), *rest]
+    return rest  # a command on PATH, e.g. `tfhelp run pytest -x`
+
+
+def _err_text(ctx):
+    return ctx.stderr
+
+
+def _fd(ctx, name: str, default: int) -> int:
+    stream = getattr(ctx, name, None)
+    try:
+        return stream.fileno() if stream is not None else default
+    except (AttributeError, OSError, ValueError):
+        return default
+
+
+def run(args, ctx) -> int:
+    from tfhelp.assistant import runner
+
+    try:
+        argv = build_argv(args, ctx)
+    except ValueError as exc:
+        print(f"tfhelp run: {exc}", file=_err_text(ctx))
+        return 2
+    out_fd, err_fd = _fd(ctx, "stdout", 1), _fd(ctx, "stderr", 2)
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        result = runner.run_child(argv, stdout_fd=out_fd, stderr_fd=err_fd,
+                                  tail_bytes=max(1 << 16, int(args.tail_mb * (1 << 20))))
+    except FileNotFoundError:
+        print(f"tfhelp run: command not found: {argv[0]}", file=_err_text(ctx))
+        return 127
+    except PermissionError:
+        print(f"tfhelp run: permission denied: {argv[0]}", file=_err_text(ctx))
+        return 126
+
+    errs = _err_text(ctx)
+    if result.shell_message:
+        print(result.shell_message, file=errs, flush=True)
+
+    if result.should_diagnose:
+        _diagnose_and_show(result, args, ctx)
+    elif not result.failed and args.summary:
+        _summary(result, ctx)
+    elif args.json_out and not result.failed:
+        _write_json(args.json_out, None, result, ctx)
+    return result.exit_status
+
+
+def _diagnose(text: bytes, ctx):
+    from tfhelp.kb.engine import Engine
+
+    return Engine(ctx.ruleset()).diagnose(text, None)
+
+
+def _write_json(path: str, report, result, ctx) -> None:
+    import json
+
+    doc = report.to_json() if report is not None else {"diagnoses": [], "related": []}
+    doc["run"] = {"argv": result.argv, "exit_status": result.exit_status,
+                  "signal": result.signal_name, "core_dumped": result.core_dumped,
+                  "duration_s": round(result.duration, 3),
+                  "output_bytes": result.combined.total,
+                  "kept_bytes": result.combined.size}
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+            fh.write("\n")
+    except OSError as exc:
+        print(f"tfhelp run: cannot write {path}: {exc.strerror or exc}", file=_err_text(ctx))
+
+
+def _stderr_console(ctx):
+    return ctx.console(stderr=True)
+
+
+def _diagnose_and_show(result, args, ctx) -> None:
+    errs = _err_text(ctx)
+    try:
+        report = _diagnose(result.captured_text(), ctx)
+    except Exception as exc:  # the child's status matters more than our diagnosis
+        print(f"tfhelp run: could not diagnose the output: {type(exc).__name__}: {exc}", file=errs)
+        return
+    if args.json_out:
+        _write_json(args.json_out, report, result, ctx)
+    from tfhelp.assistant.render_run import render_run_report
+    render_run_report(report, result, _stderr_console(ctx), python=result.argv[0] if _is_python(result.argv) else "python")
+
+
+def _is_python(argv) -> bool:
+    return bool(argv) and os.path.basename(argv[0]).lower().startswith(("python", "py"))
+
+
+def _summary(result, ctx) -> None:
+    try:
+        report = _diagnose(result.captured_text(), ctx)
+    except Exception:
+        return
+    from tfhelp.assistant.render_run import summary_line
+    line = summary_line(report)
+    if line:
+        print(line, file=_err_text(ctx))

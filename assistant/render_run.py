@@ -1,0 +1,41 @@
+"""What ``tfhelp run`` prints after the child's own output."""
+from __future__ import annotations
+
+
+def _status_words(result) -> str:
+    if result.signal_name:
+        return f"was killed by {result.signal_name} (exit status {result.exit_status})"
+    return f"exited with status {result.exit_status}"
+
+
+def render_run_report(report, result, console, python: str = "python") -> None:
+    """A one-line header naming how the child ended, then the shared diagnosis rendering."""
+    from rich.text import Text
+
+    prog = result.argv[1] if len(result.argv) > 1 and result.argv[1] != "-m" else result.argv[0]
+    if len(result.argv) > 2 and result.argv[1] == "-m":
+        prog = "-m " + result.argv[2]
+    header = Text()
+    header.append("\ntfhelp: ", style="bold")
+    header.append(f"{prog} {_status_words(result)}", style="bold red")
+    if result.combined.dropped:
+        mb = result.combined.total / (1 << 20)
+        header.append(f"  (diagnosed the last part of {mb:.1f} MB of output)", style="dim")
+    console.print(header)
+    from tfhelp.assistant.render import render_report
+    render_report(report, console, python=python)
+
+
+def summary_line(report) -> str | None:
+    """One line naming the warnings seen in a successful run, or None when there were none."""
+    doc = report.to_json()
+    items = doc.get("diagnoses", [])
+    if not items:
+        return None
+    parts = []
+    for d in items:
+        label = d.get("id", "?")
+        if d.get("severity") == "harmless":
+            label += " (harmless)"
+        parts.append(label)
+    return "tfhelp: run succeeded; seen: " + ", ".join(parts)

@@ -1,0 +1,531 @@
+"""Stream a log of any size and report every independent cause in it.
+
+Design (the scanner never holds more than a few chunks of the log):
+
+1. **Prefilter.** The log is read in 8 MiB chunks.  One multi-literal search
+   (:class:`tfhelp.kb.anchors.MultiLiteral`: hyperscan when installed, else one Aho-Corasick
+   automaton) finds the lines that contain any rule's anchor.  Its cost is linear in the log and
+   flat in the number of rules; no other per-byte work is done except counting newlines (for line
+   numbers).  Lines are split on ``\\n`` only; carriage-return progress bars stay inside their line.
+2. **Windows.** Around each candidate line the scanner cuts a window of context (up to
+   ``BEFORE`` lines before, enough for a whole Python traceback, and ``AFTER`` lines after, each
+   side also capped in bytes; a very long line is cut to its head and tail, or to the part around
+   the hit) and runs the normal engine on it.  Candidates are handled in order, so a window only
+   waits for its after-context; everything older than the before-context is dropped.
+3. **Deduplication.** A candidate line whose text, with numbers and addresses masked, was seen
+   before reuses the earlier result (which rules fired on that line and the extent of their
+   evidence) without running the engine again; a warning printed at every one of 100 000 steps
+   costs one engine call.  Occurrences are counted per rule; an occurrence is new when its
+   evidence starts after the last evidence line already counted for that rule, so the several
+   anchor lines of one traceback count once.
+4. **Report.** Findings are ordered as a person should act: harmless last, symptoms after their
+   root causes (``symptom_of`` across the whole log), then severity, score and first line.  Each
+   carries ``first_line``, ``count`` and the evidence of its first occurrence.
+
+This module is a pure library: no printing, no terminal.  The ``--from-log`` command
+(:mod:`tfhelp.assistant.commands.log`) does the I/O and rendering.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from tfhelp.kb.anchors import MultiLiteral
+from tfhelp.kb.normalize import decode, strip_escapes
+
+CHUNK = 8 << 20            # bytes read at a time
+BEFORE = 60                # context lines before a candidate (a deep traceback fits)
+AFTER = 30                 # context lines after a candidate (the exception line after frames)
+CTX_BYTES = 64 << 10       # cap on each side of the window, whatever the line lengths
+LINE_CAP = 8 << 10         # a longer line keeps its head and tail (or the part around the hit)
+MAX_PARTIAL = 16 << 20     # a line longer than this is cut so memory stays bounded
+MAX_KEYS = 100_000         # dedup cache entries before it is reset
+MAX_EXCEPTIONS = 100
+SEVERITY_RANK = {"fatal": 0, "degraded": 1, "warning": 2, "harmless": 3}
+
+_MASK = re.compile(r"0x[0-9a-f]+|\d+")
+_DIGITS = bytes.maketrans(b"0123456789", b"##########")
+_HEX = re.compile(rb"#x[#a-f]+")  # 0x7f3a... after the digits became #
+
+
+def _key(raw: bytes) -> bytes:
+    """What stays the same between two occurrences of one message: lowercased, digits and hex
+    addresses masked.  Pure bytes operations (this runs for every anchor hit)."""
+    k = raw.lower().translate(_DIGITS)
+    if b"#x" in k:
+        k = _HEX.sub(b"#x#", k)
+    return k
+
+
+class LogError(Exception):
+    """An input that cannot be read as a log: a message for the user (exit status 2)."""
+
+
+@dataclass
+class ScanStats:
+    bytes: int = 0
+    lines: int = 0
+    candidates: int = 0       # lines with an anchor hit
+    windows: int = 0          # engine calls
+    seconds: float = 0.0
+    backend: str = ""
+    truncated: Optional[str] = None   # why the input ended early (truncated gzip, read error)
+
+
+@dataclass
+class _Finding:
+    diag: object              # Diagnosis of the first occurrence (evidence in log line numbers)
+    count: int = 0
+    claimed: int = 0          # last log line already attributed to a counted occurrence
+
+
+@dataclass
+class _Cached:
+    hits: list = field(default_factory=list)  # [(rule_id, lo - cand_line, hi - cand_line)]
+
+
+def anchors_of(ruleset) -> list:
+    out = set()
+    for rule in ruleset.rules:
+        out.update(a for a in rule.anchors if a)
+    return sorted(out)
+
+
+def _cap(line: bytes, hit: int = -1) -> bytes:
+    """A bounded piece of one line: the part around ``hit`` (an offset into ``line``) when given,
+    else the head and the tail joined by a carriage return (progress bars end with their final
+    state, and an error printed after a progress bar sits at the very end of the line)."""
+    if len(line) <= LINE_CAP:
+        return line
+    if hit >= 0:
+        lo = max(0, hit - LINE_CAP // 2)
+        return line[lo:lo + LINE_CAP]
+    return line[:LINE_CAP // 4] + b"\r" + line[-(LINE_CAP * 3 // 4):]
+
+
+def _segment(line: bytes, hit: int) -> bytes:
+    """The carriage-return segment of ``line`` holding byte offset ``hit``."""
+    s = line.rfind(b"\r", 0, hit) + 1
+    e = line.find(b"\r", hit)
+    return line[s:] if e < 0 else line[s:e]
+
+
+def _clean(line: bytes) -> str:
+    return strip_escapes(decode(line)).rstrip("\r")
+
+
+class LogScanner:
+    """Incremental scanner: ``feed(bytes)`` any number of times, then ``finish()`` -> Report."""
+
+    def __init__(self, ruleset, env=None, backend: Optional[str] = None, engine=None):
+        from tfhelp.kb.engine import Engine
+
+        self.ruleset = ruleset
+        self.engine = engine or Engine(ruleset)
+        self.env = env
+        self.prefilter = MultiLiteral(anchors_of(ruleset), backend=backend)
+        self.stats = ScanStats(backend=self.prefilter.backend)
+        self._buf = b""
+        self._base = 0          # absolute offset of _buf[0]
+        self._scan_pos = 0      # absolute offset up to which the prefilter has run
+        self._pending = []      # [(line_start_abs, hit_abs)] waiting for after-context
+        self._count_off = 0     # absolute offset up to which newlines are counted
+        self._count_lines = 0   # newlines in [0, _count_off)
+        self._findings: dict = {}
+        self._cache: dict = {}
+        self._exceptions = []
+        self._exc_seen = set()
+        self._facts: dict = {}
+        self._related: dict = {}
+        self._started = time.perf_counter()
+        self._ended_with_newline = True
+
+    # -- input ---------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.stats.bytes += len(data)
+        self._ended_with_newline = data.endswith(b"\n")
+        self._buf = self._buf + data if self._buf else bytes(data)
+        self._process(eof=False)
+
+    def finish(self, truncated: Optional[str] = None):
+        self._process(eof=True)
+        self.stats.truncated = truncated
+        self._line_at(self._base + len(self._buf))
+        lines = self._count_lines + (0 if self._ended_with_newline or not self.stats.bytes else 1)
+        self.stats.lines = lines
+        self.stats.seconds = time.perf_counter() - self._started
+        return self._report(lines)
+
+    # -- line numbers ----------------------------------------------------------------------
+    def _line_at(self, abs_off: int) -> int:
+        """0-based line index of absolute offset ``abs_off`` (must not go backwards past the
+        buffer start)."""
+        if abs_off > self._count_off:
+            lo = self._count_off - self._base
+            self._count_lines += self._buf.count(b"\n", lo, abs_off - self._base)
+            self._count_off = abs_off
+            return self._count_lines
+        if abs_off == self._count_off:
+            return self._count_lines
+        return self._count_lines - self._buf.count(b"\n", abs_off - self._base, self._count_off - self._base)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _process(self, eof: bool) -> None:
+        buf = self._buf
+        n = len(buf)
+        rel_scan = self._scan_pos - self._base
+        if eof:
+            end_rel = n
+        else:
+            nl = buf.rfind(b"\n", rel_scan)
+            if nl >= 0:
+                end_rel = nl + 1
+            elif n - rel_scan > MAX_PARTIAL:
+                end_rel = n  # a line longer than MAX_PARTIAL: cut it here
+            else:
+                end_rel = rel_scan
+        if end_rel > rel_scan:
+            hits = self.prefilter.line_hits(buf, rel_scan, end_rel)
+            if hits:
+                self.stats.candidates += len(hits)
+                base = self._base
+                rfind = buf.rfind
+                self._pending.extend((base + rfind(b"\n", 0, h - 1) + 1, base + h) for h in hits)
+            self._scan_pos = self._base + end_rel
+        if self._pending:
+            limit = self._base + end_rel
+            done = 0
+            for ls, hit in self._pending:
+                if not self._window(ls, hit, limit, eof):
+                    break
+                done += 1
+            del self._pending[:done]
+        # Drop what no future window can need.
+        keep = self._scan_pos - CTX_BYTES - LINE_CAP
+        if self._pending:
+            keep = min(keep, self._pending[0][0] - CTX_BYTES - LINE_CAP)
+        if keep > self._base:
+            self._line_at(keep)
+            self._buf = self._buf[keep - self._base:]
+            self._base = keep
+
+    def _window(self, ls: int, hit: int, limit: int, eof: bool) -> bool:
+        """Diagnose the window around the candidate line starting at ``ls``.  Returns False when
+        its after-context isn't read yet (try again after the next chunk)."""
+        buf, base = self._buf, self._base
+        r_ls, r_hit = ls - base, hit - base
+        r_limit = limit - base
+        le = buf.find(b"\n", r_hit - 1, r_limit)
+        line_end = le if le >= 0 else r_limit
+        if le < 0 and not eof and r_limit - r_ls < MAX_PARTIAL:
+            return False  # the rest of the candidate line isn't here yet
+        line_no = self._line_at(ls)  # 0-based
+        key = _key(_segment(buf[r_ls:line_end], r_hit - r_ls - 1)[:LINE_CAP])
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._count_cached(cached, line_no + 1)
+            return True
+        # after-context: AFTER lines, at most CTX_BYTES
+        stop = min(r_limit, line_end + 1 + CTX_BYTES)
+        pos, after = line_end + 1, 0
+        while after < AFTER:
+            nl = buf.find(b"\n", pos, stop)
+            if nl < 0:
+                break
+            pos = nl + 1
+            after += 1
+        if after >= AFTER or stop < r_limit:
+            win_end = min(pos, r_limit)
+        elif eof:
+            win_end = r_limit
+        else:
+            return False  # wait for the next chunk
+        # before-context
+        floor = max(0, r_ls - CTX_BYTES)
+        start, before = r_ls, 0
+        while before < BEFORE and start > floor:
+            p = buf.rfind(b"\n", floor, start - 1)
+            if p < 0:
+                start = floor if floor == 0 else start
+                break
+            start = p + 1
+            before += 1
+        if start > 0 and buf[start - 1:start] != b"\n":  # never begin mid-line
+            nl = buf.find(b"\n", start, r_ls)
+            start = nl + 1 if nl >= 0 else r_ls
+        first_line = line_no + 1 - buf.count(b"\n", start, r_ls)
+        raw_lines = buf[start:win_end].split(b"\n")
+        if raw_lines and raw_lines[-1] == b"" and win_end > start and buf[win_end - 1:win_end] == b"\n":
+            raw_lines.pop()
+        cand_idx = line_no + 1 - first_line
+        texts, owner = [], []
+        for i, raw in enumerate(raw_lines):
+            capped = _cap(raw, (r_hit - r_ls - 1) if i == cand_idx else -1)
+            t = _clean(capped)
+            texts.append(t)
+            pieces = 1 + t.count("\r")
+            owner.extend([first_line + i] * pieces)
+        self.stats.windows += 1
+        report = self.engine.diagnose("\n".join(texts), self.env)
+        cand = line_no + 1
+        full_keys: dict = {}
+
+        def full_key(ln: int) -> str:
+            k = full_keys.get(ln)
+            if k is None:
+                k = full_keys[ln] = _MASK.sub("#", texts[ln - first_line].lower())
+            return k
+
+        entries = []
+        for d in report.diagnoses:
+            ev = sorted({owner[min(len(owner), max(1, e.line)) - 1] for e in d.evidence}) or [cand]
+            if cand in ev:
+                # This occurrence's extent: its evidence between the previous and the next
+                # repeat of the candidate's own message (a window may hold several repeats).
+                k = full_key(cand)
+                prev = max((e for e in ev if e < cand and full_key(e) == k), default=0)
+                nxt = min((e for e in ev if e > cand and full_key(e) == k), default=None)
+                ev = [e for e in ev if e > prev and (nxt is None or e < nxt)]
+                entries.append((d.id, ev[0] - cand, ev[-1] - cand))
+                self._claim(d, ev[0], ev[-1], owner)
+            else:
+                # Fired on other lines of the window: those lines are (or were) candidates of
+                # their own and count there; only make sure the finding exists.
+                self._claim(d, ev[0], ev[-1], owner, count=False)
+        self._remember(key, _Cached(entries))
+        self._absorb(report, owner)
+        return True
+
+    def _remember(self, key: bytes, entry: _Cached) -> None:
+        if len(self._cache) >= MAX_KEYS:
+            self._cache.clear()
+        self._cache[key] = entry
+
+    def _count_cached(self, cached: _Cached, line: int) -> None:
+        for rid, lo, hi in cached.hits:
+            f = self._findings.get(rid)
+            if f is None:
+                continue
+            a, b = line + lo, line + hi
+            if a > f.claimed:
+                f.count += 1
+            f.claimed = max(f.claimed, b)
+
+    def _claim(self, d, lo: int, hi: int, owner: list, count: bool = True) -> None:
+        from tfhelp.kb.report import Evidence
+
+        f = self._findings.get(d.id)
+        if f is None:
+            d.evidence = [Evidence(owner[min(len(owner), max(1, e.line)) - 1], e.text) for e in d.evidence]
+            d.first_line = lo
+            f = self._findings[d.id] = _Finding(d, 0, 0)
+        if not count:
+            return
+        if lo > f.claimed:
+            f.count += 1
+        f.claimed = max(f.claimed, hi)
+
+    def _absorb(self, report, owner: list) -> None:
+        for e in report.exceptions:
+            if len(self._exceptions) >= MAX_EXCEPTIONS:
+                break
+            line = owner[min(len(owner), max(1, e.line)) - 1]
+            k = (line, e.type)
+            if k not in self._exc_seen:
+                self._exc_seen.add(k)
+                e.line = line
+                self._exceptions.append(e)
+        for k, v in (report.facts or {}).items():
+            if isinstance(v, dict):
+                slot = self._facts.setdefault(k, {})
+                if isinstance(slot, dict):
+                    for kk, vv in v.items():
+                        slot.setdefault(kk, vv)
+            else:
+                self._facts.setdefault(k, v)
+        if not report.diagnoses:
+            for d in report.related:
+                if d.id not in self._related and len(self._related) < 5:
+                    d.evidence = [type(e)(owner[min(len(owner), max(1, e.line)) - 1], e.text) for e in d.evidence]
+                    d.first_line = d.evidence[0].line if d.evidence else 0
+                    self._related[d.id] = d
+
+    # -- result ----------------------------------------------------------------------------
+    def _report(self, lines: int):
+        from tfhelp.kb.environment import Environment
+        from tfhelp.kb.report import Report
+
+        diags = []
+        for f in self._findings.values():
+            d = f.diag
+            d.count = max(1, f.count)
+            d.symptom = None
+            diags.append(d)
+        ids = {d.id for d in diags}
+        for d in diags:
+            for root in getattr(d.rule, "symptom_of", ()) or ():
+                if root in ids and root != d.id:
+                    d.symptom = root
+                    break
+        diags = order_findings(diags)
+        related = [d for d in self._related.values() if d.id not in ids]
+        env = self.env
+        if env is None and self._facts:
+            text_env = Environment.from_facts(self._facts)
+            env = text_env if text_env.known else None
+        notes = []
+        if self.stats.truncated:
+            notes.append(f"The input ended early ({self.stats.truncated}); the scan covers what was read.")
+        return Report(diagnoses=diags, related=related, lines=lines, exceptions=self._exceptions,
+                      facts=self._facts, environment=env, notes=notes)
+
+
+def order_findings(diags: list) -> list:
+    """As a person should act: each root cause followed by its symptoms; harmless noise last;
+    otherwise fatal before degraded before warning, then score and first line."""
+    def key(d):
+        return (d.rule.severity == "harmless", SEVERITY_RANK.get(d.rule.severity, 9), -d.score,
+                getattr(d.rule, "priority", 1000), d.first_line, d.id)
+
+    children: dict = {}
+    roots = []
+    for d in diags:
+        if d.symptom:
+            children.setdefault(d.symptom, []).append(d)
+        else:
+            roots.append(d)
+    out, placed = [], set()
+
+    def place(d):
+        if d.id in placed:
+            return
+        placed.add(d.id)
+        out.append(d)
+        for c in sorted(children.get(d.id, []), key=key):
+            place(c)
+
+    for d in sorted(roots, key=key):
+        place(d)
+    for d in sorted(diags, key=key):  # symptom cycles: whatever is left, in plain order
+        place(d)
+    harmless = [d for d in out if d.rule.severity == "harmless"]
+    return [d for d in out if d.rule.severity != "harmless"] + harmless
+
+
+# -- files -------------------------------------------------------------------------------------
+def open_log(path: str, stdin=None):
+    """Open ``path`` (``-`` = ``stdin``'s bytes) for streaming.  gzip is detected by its magic
+    bytes.  Returns (binary file object, size in bytes or None).  Raises LogError."""
+    if path == "-":
+        raw = stdin if stdin is not None else getattr(__import__("sys").stdin, "buffer", None)
+        if raw is None:
+            raise LogError("standard input is not readable")
+        return _maybe_gzip(raw, None, "standard input")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise LogError(f"{path}: no such file")
+    except PermissionError:
+        raise LogError(f"{path}: permission denied")
+    except OSError as exc:
+        raise LogError(f"{path}: {exc.strerror or exc}")
+    if stat.S_ISDIR(st.st_mode):
+        raise LogError(f"{path}: is a directory; give a log file")
+    size = st.st_size if stat.S_ISREG(st.st_mode) else None
+    try:
+        fh = open(path, "rb", buffering=0)
+    except PermissionError:
+        raise LogError(f"{path}: permission denied")
+    except OSError as exc:
+        raise LogError(f"{path}: cannot open: {exc.strerror or exc}")
+    return _maybe_gzip(fh, size, path)
+
+
+class _Peeked(io.RawIOBase):
+    """A stream with a few bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, raw):
+        self._head, self._raw = head, raw
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if self._head:
+            if n is None or n < 0 or n >= len(self._head):
+                head, self._head = self._head, b""
+                rest = self._raw.read(n - len(head)) if n and n > 0 else self._raw.read()
+                return head + (rest or b"")
+            head, self._head = self._head[:n], self._head[n:]
+            return head
+        return self._raw.read(n)
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def _read_some(raw, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        part = raw.read(n - len(out))
+        if not part:
+            break
+        out += part
+    return out
+
+
+def _maybe_gzip(raw, size, name):
+    try:
+        head = _read_some(raw, 2)
+    except OSError as exc:
+        raise LogError(f"{name}: cannot read: {exc.strerror or exc}")
+    stream = _Peeked(head, raw)
+    if head == b"\x1f\x8b":
+        import gzip
+
+        return gzip.GzipFile(fileobj=stream, mode="rb"), size
+    return stream, size
+
+
+def scan_file(fh, ruleset, env=None, progress: Optional[Callable[[int], None]] = None,
+              chunk: int = CHUNK, backend: Optional[str] = None):
+    """Scan an open binary stream to its end.  Returns (Report, ScanStats).  A stream that ends
+    badly (truncated gzip, read error) still yields what was read, with ``stats.truncated`` set."""
+    import gzip
+    import zlib
+
+    scanner = LogScanner(ruleset, env=env, backend=backend)
+    truncated = None
+    done = 0
+    try:
+        while True:
+            data = fh.read(chunk)
+            if not data:
+                break
+            scanner.feed(data)
+            done += len(data)
+            if progress is not None:
+                progress(done)
+    except EOFError:
+        truncated = "compressed file ended before the end-of-stream marker (truncated gzip)"
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        truncated = f"corrupt gzip data: {exc}"
+    except OSError as exc:
+        truncated = f"read error: {exc.strerror or exc}"
+    report = scanner.finish(truncated)
+    return report, scanner.stats
