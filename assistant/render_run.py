@@ -12,9 +12,15 @@ def render_run_report(report, result, console, python: str = "python") -> None:
     """A one-line header naming how the child ended, then the shared diagnosis rendering."""
     from rich.text import Text
 
-    prog = result.argv[1] if len(result.argv) > 1 and result.argv[1] != "-m" else result.argv[0]
-    if len(result.argv) > 2 and result.argv[1] == "-m":
-        prog = "-m " + result.argv[2]
+    import os
+
+    argv = result.argv
+    if len(argv) > 2 and argv[1] == "-m":
+        prog = "-m " + argv[2]
+    elif len(argv) > 1 and os.path.basename(argv[0]).lower().startswith("python"):
+        prog = os.path.basename(argv[1])
+    else:
+        prog = os.path.basename(argv[0])
     header = Text()
     header.append("\ntfhelp: ", style="bold")
     header.append(f"{prog} {_status_words(result)}", style="bold red")

@@ -129,13 +129,14 @@ class RunResult:
 
     def captured_text(self) -> bytes:
         """The bytes to diagnose: the combined tail when it is complete; otherwise the stderr
-        tail (whole tracebacks live there) followed by the end of stdout."""
+        tail (whole tracebacks live there) after the end of stdout."""
         if self.combined.dropped == 0:
             data = b"".join(chunk for _, chunk in self.combined.chunks)
         else:
             out = b"".join(chunk for name, chunk in self.combined.chunks if name == 1)
             err = b"".join(self.stderr.chunks)
-            data = err + b"\n" + out[-(256 << 10):]
+            out = out[-(256 << 10):]
+            data = out + (b"" if not out or out.endswith(b"\n") else b"\n") + err
         msg = self.shell_message
         if msg:
             if data and not data.endswith(b"\n"):

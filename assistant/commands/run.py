@@ -20,8 +20,8 @@ HELP = "run a script or command; diagnose its output if it fails"
 
 def register(parser: argparse.ArgumentParser) -> None:
     # --python PATH (the interpreter for SCRIPT.py / -m) is one of the CLI's common options.
-    parser.add_argument("-m", dest="module", metavar="MODULE",
-                        help="run a library module as a script, like python -m")
+    parser.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE [ARGS]",
+                        help="run a library module as a script, like python -m (the rest are its arguments)")
     parser.add_argument("--json-out", metavar="PATH",
                         help="write the diagnosis as JSON to PATH (the child's stdout stays clean)")
     parser.add_argument("--summary", action="store_true",
@@ -35,19 +35,22 @@ def register(parser: argparse.ArgumentParser) -> None:
 def build_argv(args, ctx=None) -> list:
     """The child's argv from the parsed arguments; raises ValueError on a usage error."""
     rest = list(args.command or [])
+    module = None
+    if args.module is not None:
+        if not args.module:
+            raise ValueError("-m needs a module name")
+        module, rest = args.module[0], list(args.module[1:]) + rest
     python = getattr(args, "python", None)
     if ctx is not None and hasattr(ctx, "default_python"):
         python = ctx.default_python()
     python = python or sys.executable
     if rest and rest[0] == "--":
         rest = rest[1:]
-        if args.module:
-            return [str(python), "-m", args.module, *rest]
         if not rest:
             raise ValueError("nothing to run after --")
         return rest
-    if args.module:
-        return [str(python), "-m", args.module, *rest]
+    if module:
+        return [str(python), "-m", module, *rest]
     if not rest:
         raise ValueError("give a script (tfhelp run SCRIPT.py ...), -m MODULE, or -- CMD ...")
     target = rest[0]
