@@ -87,8 +87,8 @@ class MultiLiteral:
         def on_match(_id, _from, to, _flags, _ctx):
             add(to)
 
-        view = memoryview(buf)[start:end]
-        self._db.scan(view, match_event_handler=on_match)
+        with memoryview(buf) as whole, whole[start:end] as view:  # release: buf may be resized
+            self._db.scan(view, match_event_handler=on_match)
         if not raw:
             return []
         raw.sort()  # block mode reports in end-offset order; make sure of it

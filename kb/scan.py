@@ -56,7 +56,7 @@ _HEX = re.compile(rb"#x[#a-f]+")  # 0x7f3a... after the digits became #
 def _key(raw: bytes) -> bytes:
     """What stays the same between two occurrences of one message: lowercased, digits and hex
     addresses masked.  Pure bytes operations (this runs for every anchor hit)."""
-    k = raw.lower().translate(_DIGITS)
+    k = bytes(raw).lower().translate(_DIGITS)
     if b"#x" in k:
         k = _HEX.sub(b"#x#", k)
     return k
@@ -130,7 +130,10 @@ class LogScanner:
         self.env = env
         self.prefilter = MultiLiteral(anchors_of(ruleset), backend=backend)
         self.stats = ScanStats(backend=self.prefilter.backend)
-        self._buf = b""
+        # One reused buffer (fresh 8 MB allocations per chunk cost page faults): _buf[:_n] holds
+        # the log from absolute offset _base; reads land after it, the kept tail moves to the front.
+        self._buf = bytearray()
+        self._n = 0
         self._base = 0          # absolute offset of _buf[0]
         self._scan_pos = 0      # absolute offset up to which the prefilter has run
         self._pending = []      # [(line_start_abs, hit_abs)] waiting for after-context
@@ -149,15 +152,41 @@ class LogScanner:
     def feed(self, data: bytes) -> None:
         if not data:
             return
-        self.stats.bytes += len(data)
-        self._ended_with_newline = data.endswith(b"\n")
-        self._buf = self._buf + data if self._buf else bytes(data)
+        self._reserve(len(data))
+        self._buf[self._n:self._n + len(data)] = data
+        self._added(len(data))
+
+    def read_from(self, fh, size: int = CHUNK) -> int:
+        """Read up to ``size`` bytes from binary stream ``fh`` straight into the buffer and scan
+        them.  Returns the number of bytes read (0 at the end of the stream)."""
+        self._reserve(size)
+        readinto = getattr(fh, "readinto", None)
+        if readinto is not None:
+            with memoryview(self._buf) as mv, mv[self._n:self._n + size] as dst:
+                got = readinto(dst) or 0
+        else:
+            data = fh.read(size) or b""
+            got = len(data)
+            self._buf[self._n:self._n + got] = data
+        if got:
+            self._added(got)
+        return got
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if len(self._buf) < need:
+            self._buf.extend(bytes(need - len(self._buf)))
+
+    def _added(self, k: int) -> None:
+        self.stats.bytes += k
+        self._n += k
+        self._ended_with_newline = self._buf[self._n - 1] == 10
         self._process(eof=False)
 
     def finish(self, truncated: Optional[str] = None):
         self._process(eof=True)
         self.stats.truncated = truncated
-        self._line_at(self._base + len(self._buf))
+        self._line_at(self._base + self._n)
         lines = self._count_lines + (0 if self._ended_with_newline or not self.stats.bytes else 1)
         self.stats.lines = lines
         self.stats.seconds = time.perf_counter() - self._started
@@ -179,12 +208,12 @@ class LogScanner:
     # -- the loop --------------------------------------------------------------------------
     def _process(self, eof: bool) -> None:
         buf = self._buf
-        n = len(buf)
+        n = self._n
         rel_scan = self._scan_pos - self._base
         if eof:
             end_rel = n
         else:
-            nl = buf.rfind(b"\n", rel_scan)
+            nl = buf.rfind(b"\n", rel_scan, n)
             if nl >= 0:
                 end_rel = nl + 1
             elif n - rel_scan > MAX_PARTIAL:
@@ -213,7 +242,10 @@ class LogScanner:
             keep = min(keep, self._pending[0][0] - CTX_BYTES - LINE_CAP)
         if keep > self._base:
             self._line_at(keep)
-            self._buf = self._buf[keep - self._base:]
+            k = keep - self._base
+            m = self._n - k
+            self._buf[0:m] = self._buf[k:self._n]
+            self._n = m
             self._base = keep
 
     def _window(self, ls: int, hit: int, limit: int, eof: bool) -> bool:
@@ -468,6 +500,8 @@ class _Peeked(io.RawIOBase):
         return self._raw.read(n)
 
     def readinto(self, b):
+        if not self._head and hasattr(self._raw, "readinto"):
+            return self._raw.readinto(b)
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
@@ -496,10 +530,67 @@ def _maybe_gzip(raw, size, name):
         raise LogError(f"{name}: cannot read: {exc.strerror or exc}")
     stream = _Peeked(head, raw)
     if head == b"\x1f\x8b":
-        import gzip
-
-        return gzip.GzipFile(fileobj=stream, mode="rb"), size
+        return _GzipStream(stream), size
     return stream, size
+
+
+class TruncatedInput(EOFError):
+    """The compressed stream ended before its end-of-stream marker."""
+
+
+class _GzipStream:
+    """Streaming gzip reader that hands out every byte it could decompress before reporting a
+    truncated or corrupt stream (``gzip.GzipFile`` loses the whole failing ``read``).  Handles
+    concatenated members."""
+
+    IN_CHUNK = 1 << 20
+
+    def __init__(self, raw):
+        import zlib
+
+        self._zlib = zlib
+        self._raw = raw
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""   # compressed input not yet given to the decompressor
+        self._eof = False
+
+    def read(self, n: int = -1) -> bytes:
+        n = CHUNK if n is None or n < 0 else n
+        out = []
+        got = 0
+        while got < n and not self._eof:
+            if self._d.eof:  # end of a member: another member, or the end of the file
+                data = self._d.unused_data + self._pending
+                self._pending = b""
+                while len(data) < 2:
+                    more = self._raw.read(self.IN_CHUNK)
+                    if not more:
+                        break
+                    data += more
+                if not data.strip(b"\x00"):
+                    self._eof = True  # clean end (NUL padding allowed, as gzip allows)
+                    break
+                if not data.startswith(b"\x1f\x8b"):
+                    raise self._zlib.error("trailing garbage after gzip data")
+                self._d = self._zlib.decompressobj(16 + self._zlib.MAX_WBITS)
+                self._pending = data
+            if not self._pending:
+                self._pending = self._raw.read(self.IN_CHUNK) or b""
+                if not self._pending:
+                    self._truncated = True
+                    self._eof = True
+                    break
+            chunk = self._d.decompress(self._pending, n - got)
+            self._pending = self._d.unconsumed_tail
+            if chunk:
+                out.append(chunk)
+                got += len(chunk)
+        if not out and getattr(self, "_truncated", False):
+            raise TruncatedInput("compressed file ended before the end-of-stream marker")
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 def scan_file(fh, ruleset, env=None, progress: Optional[Callable[[int], None]] = None,
@@ -514,11 +605,10 @@ def scan_file(fh, ruleset, env=None, progress: Optional[Callable[[int], None]] =
     done = 0
     try:
         while True:
-            data = fh.read(chunk)
-            if not data:
+            got = scanner.read_from(fh, chunk)
+            if not got:
                 break
-            scanner.feed(data)
-            done += len(data)
+            done += got
             if progress is not None:
                 progress(done)
     except EOFError:
