@@ -1,0 +1,128 @@
+"""Section B fixes applied for real in throwaway venvs, offline from the wheel cache.
+
+Each test reproduces an error, diagnoses it with the versions a probe would report, plans and
+applies the first fix tfhelp offers through the fix applier, and checks that the fix's own
+verification passes and the original command now works:
+
+* NumPy 2 under tensorflow-cpu 2.15 (numpy2-abi-compiled-numpy1, numpy-array-api-not-found);
+* protobuf 3.19 under tensorflow-cpu 2.15 (protobuf-builder-missing);
+* removed NumPy aliases in user code (numpy-removed-alias, numpy2-removed-attribute).
+"""
+import json
+import os
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from tfhelp.assistant.fixes.actions import ApplyContext
+from tfhelp.assistant.fixes.journal import Journal
+from tfhelp.assistant.fixes.plan import apply_plan, build_plan
+from tfhelp.kb.engine import Engine
+from tfhelp.kb.environment import Environment
+from tfhelp.kb.loader import load_ruleset
+
+pytestmark = pytest.mark.slow
+
+WHEELS = os.path.expanduser("~/.cache/tfhelp-wheels")
+PIP_ARGS = ("--no-index", "--find-links", WHEELS)
+ENGINE = Engine(load_ruleset(user_rules=False, use_cache=False))
+
+
+def _pip(py, *args):
+    subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PIP_ARGS, *args], check=True)
+
+
+def _make_venv(path, *requirements):
+    """A venv with ``requirements`` installed from the wheel cache (fetched once if missing)."""
+    venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
+    py = str(path / "bin" / "python")
+    try:
+        _pip(py, *requirements)
+    except subprocess.CalledProcessError:  # first run on a machine: fill the cache, then stay offline
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", WHEELS, *requirements], check=True)
+        _pip(py, *requirements)
+    return py
+
+
+def _probe(py) -> Environment:
+    out = subprocess.run([py, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+                         capture_output=True, text=True, check=True).stdout
+    pv = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    return Environment(packages={d["name"]: d["version"] for d in json.loads(out)}, python=pv,
+                       platform="linux", source="probe")
+
+
+def _run(py, *args):
+    """(returncode, stdout + stderr); stdout first, so a printed result is on its first line."""
+    p = subprocess.run([py, *args], capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def _apply_first_fix(diagnosis, ctx, tmp_path):
+    fix = diagnosis.fixes[0]
+    plan = build_plan(fix, ctx, rule_id=diagnosis.id, fix_index=0)
+    assert plan.runnable, plan.errors
+    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
+    assert out.status == "applied" and out.verified == "passed" and out.ok, (fix, out.messages)
+    return fix
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cached TensorFlow wheels are manylinux")
+def test_numpy2_under_tf215_pin_from_installed_tf_fixes_import(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
+    py = _make_venv(tmp_path / "venv", "tensorflow-cpu==2.15.1")
+    _pip(py, "numpy==2.1.3")  # what a later `pip install numpy` does to this environment
+    rc, text = _run(py, "-c", "import tensorflow")
+    assert rc != 0 and "_ARRAY_API not found" in text
+
+    report = ENGINE.diagnose(text, env=_probe(py))
+    ids = [d.id for d in report.diagnoses]
+    assert ids[:2] == ["numpy2-abi-compiled-numpy1", "numpy-array-api-not-found"], ids
+    first = report.diagnoses[0]
+    pins = [s["packages"] for s in first.fixes[0]["steps"] if s["action"] == "pip_install"]
+    assert pins == [["numpy>=1.23.5,<2.0.0"]], pins  # tensorflow-cpu 2.15.1's own NumPy bound
+    assert report.diagnoses[1].fixes[0]["steps"][0] == first.fixes[0]["steps"][0]
+
+    _apply_first_fix(first, ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path)
+    rc, text = _run(py, "-c", "import numpy, tensorflow as tf; print(numpy.__version__, tf.__version__)")
+    np_version, tf_version = text.splitlines()[0].split()
+    assert rc == 0 and tf_version == "2.15.1" and np_version.startswith("1."), text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cached TensorFlow wheels are manylinux")
+def test_protobuf319_under_tf215_upgrade_to_tf_range_fixes_import(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
+    py = _make_venv(tmp_path / "venv", "tensorflow-cpu==2.15.1")
+    _pip(py, "protobuf==3.19.6")  # pinned down by some other package
+    rc, text = _run(py, "-c", "import tensorflow")
+    assert rc != 0 and "cannot import name 'builder'" in text
+
+    report = ENGINE.diagnose(text, env=_probe(py))
+    assert report.diagnoses[0].id == "protobuf-builder-missing", [d.id for d in report.diagnoses]
+    fix = _apply_first_fix(report.diagnoses[0], ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path)
+    assert fix["steps"][0]["packages"][0].startswith("protobuf>=3.20.3"), fix
+    rc, text = _run(py, "-c", "import tensorflow as tf; print(tf.__version__)")
+    assert rc == 0 and text.splitlines()[0] == "2.15.1", text
+
+
+@pytest.mark.parametrize("numpy_req,line,rule_id", [
+    ("numpy==1.26.4", "labels = np.array(['cat', 'dog'], dtype=np.object)", "numpy-removed-alias"),
+    ("numpy==2.1.3", "x = np.zeros(4, dtype=np.float_)", "numpy2-removed-attribute"),
+])
+def test_numpy_alias_code_change_applied_to_script_then_script_runs(tmp_path, monkeypatch, numpy_req, line, rule_id):
+    monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
+    py = _make_venv(tmp_path / "venv", numpy_req)
+    script = tmp_path / "prep.py"
+    script.write_text("import numpy as np\n" + line + "\nprint('ok')\n")
+    rc, text = _run(py, str(script))
+    assert rc != 0
+
+    report = ENGINE.diagnose(text, env=_probe(py))
+    assert report.diagnoses[0].id == rule_id, [d.id for d in report.diagnoses]
+    ctx = ApplyContext(python=py, pip_args=PIP_ARGS, code_file=str(script), script=str(script))
+    _apply_first_fix(report.diagnoses[0], ctx, tmp_path)
+    rc, text = _run(py, str(script))
+    assert rc == 0 and text.splitlines()[0] == "ok", text
