@@ -6,6 +6,7 @@ verification passes and the original command now works:
 
 * NumPy 2 under tensorflow-cpu 2.15 (numpy2-abi-compiled-numpy1, numpy-array-api-not-found);
 * protobuf 3.19 under tensorflow-cpu 2.15 (protobuf-builder-missing);
+* TensorBoard 2.8's old generated code under protobuf 4.21 (protobuf-descriptors-cannot-be-created);
 * removed NumPy aliases in user code (numpy-removed-alias, numpy2-removed-attribute).
 """
 import json
@@ -125,4 +126,24 @@ def test_numpy_alias_code_change_applied_to_script_then_script_runs(tmp_path, mo
     ctx = ApplyContext(python=py, pip_args=PIP_ARGS, code_file=str(script), script=str(script))
     _apply_first_fix(report.diagnoses[0], ctx, tmp_path)
     rc, text = _run(py, str(script))
+    assert rc == 0 and text.splitlines()[0] == "ok", text
+
+
+def test_old_generated_code_under_protobuf421_downgrade_fixes_import(tmp_path, monkeypatch):
+    """TensorBoard 2.8's _pb2 files (protoc < 3.19) under protobuf 4.21.0: Descriptors error, then fixed."""
+    monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
+    py = _make_venv(tmp_path / "venv", "protobuf==4.21.0")
+    _pip(py, "--no-deps", "tensorboard==2.8.0")
+    if not any(f.startswith("protobuf-3.20.3-") for f in os.listdir(WHEELS)):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", WHEELS, "protobuf==3.20.3"],
+                       check=True)
+    cmd = ("-c", "from tensorboard.compat.proto import summary_pb2; print('ok')")
+    rc, text = _run(py, *cmd)
+    assert rc != 0 and "Descriptors cannot" in text
+
+    report = ENGINE.diagnose(text, env=_probe(py))
+    assert report.diagnoses[0].id == "protobuf-descriptors-cannot-be-created", [d.id for d in report.diagnoses]
+    fix = _apply_first_fix(report.diagnoses[0], ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path)
+    assert fix["steps"][0]["packages"] == ["protobuf==3.20.3"], fix
+    rc, text = _run(py, *cmd)
     assert rc == 0 and text.splitlines()[0] == "ok", text
