@@ -7,7 +7,9 @@ verification passes and the original command now works:
 * NumPy 2 under tensorflow-cpu 2.15 (numpy2-abi-compiled-numpy1, numpy-array-api-not-found);
 * protobuf 3.19 under tensorflow-cpu 2.15 (protobuf-builder-missing);
 * TensorBoard 2.8's old generated code under protobuf 4.21 (protobuf-descriptors-cannot-be-created);
-* removed NumPy aliases in user code (numpy-removed-alias, numpy2-removed-attribute).
+* removed NumPy aliases in user code (numpy-removed-alias, numpy2-removed-attribute);
+* TensorFlow 2.15's harmless start-up notices silenced by the offered variables
+  (onednn-custom-operations-notice, cpu-feature-guard-optimized-notice).
 """
 import json
 import os
@@ -147,3 +149,27 @@ def test_old_generated_code_under_protobuf421_downgrade_fixes_import(tmp_path, m
     assert fix["steps"][0]["packages"] == ["protobuf==3.20.3"], fix
     rc, text = _run(py, *cmd)
     assert rc == 0 and text.splitlines()[0] == "ok", text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cached TensorFlow wheels are manylinux")
+def test_tf215_start_up_notices_silenced_by_the_offered_env_settings(tmp_path):
+    """The harmless oneDNN / cpu_feature_guard INFO lines go away with the variables tfhelp offers."""
+    py = _make_venv(tmp_path / "venv", "tensorflow-cpu==2.15.1")
+    cmd = ("-c", "import tensorflow as tf; print(tf.__version__)")
+    rc, text = _run(py, *cmd)
+    assert rc == 0
+    report = ENGINE.diagnose(text, env=_probe(py))
+    found = {d.id: d for d in report.diagnoses}
+    assert {"onednn-custom-operations-notice", "cpu-feature-guard-optimized-notice"} <= set(found), list(found)
+    assert all(d.rule.severity == "harmless" for d in report.diagnoses)
+
+    for rule_id in ("onednn-custom-operations-notice", "cpu-feature-guard-optimized-notice"):
+        for fix in found[rule_id].fixes:
+            env_steps = {s["name"]: s["value"] for s in fix["steps"] if s["action"] == "set_env"}
+            p = subprocess.run([py, *cmd], capture_output=True, text=True, env={**os.environ, **env_steps})
+            assert p.returncode == 0 and p.stdout.strip() == "2.15.1"
+            after = {d.id for d in ENGINE.diagnose(p.stdout + p.stderr).diagnoses}
+            if env_steps.get("TF_CPP_MIN_LOG_LEVEL"):
+                assert rule_id not in after, (fix["title"], p.stderr)
+            if env_steps.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+                assert "onednn-custom-operations-notice" not in after, p.stderr
