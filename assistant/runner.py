@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 
 READ_SIZE = 1 << 20            # pipes are grown to 1 MiB (F_SETPIPE_SZ) where allowed
 PIPE_SIZE = 1 << 20
-# After a read that returned data, wait this long before the next select so that a fast writer's
-# small writes coalesce into one large read (50 000 wake-ups a second become ~500). Far below
-# what a person can see, and it bounds the relay's CPU cost on a chatty child.
+# After a pipe read that returned data, wait this long before the next select so that a fast
+# writer's small writes coalesce into one large read (50 000 wake-ups a second become ~500); the
+# grown pipe holds 1 MiB, so the writer doesn't block meanwhile.  Far below what a person can
+# see.  Not for ptys: their ~4 KiB buffer would stall the writer.
 COALESCE_S = 0.002
 DEFAULT_TAIL_BYTES = 2 << 20   # combined stdout+stderr tail kept for diagnosis
 DEFAULT_STDERR_BYTES = 1 << 20  # stderr kept separately so a traceback survives a stdout flood
@@ -133,7 +134,7 @@ class RunResult:
         if self.combined.dropped == 0:
             data = b"".join(chunk for _, chunk in self.combined.chunks)
         else:
-            out = b"".join(chunk for name, chunk in self.combined.chunks if name == 1)
+            out = b"".join(chunk for name, chunk in self.combined.chunks if name == 1)  # none if shared
             err = b"".join(self.stderr.chunks)
             out = out[-(256 << 10):]
             data = out + (b"" if not out or out.endswith(b"\n") else b"\n") + err
@@ -208,7 +209,13 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     """
     posix = os.name == "posix"
     streams = []  # (child_fd_kind, our_fd, parent_read_fd, child_write_fd, is_pty)
-    for kind, our_fd in ((1, stdout_fd), (2, stderr_fd)):
+    # When our stdout and stderr are the same file or terminal (a console, `> log 2>&1`), the
+    # child gets one channel for both, so their interleaving is exactly what it would write
+    # there itself; two channels read separately could reorder it.
+    pairs = ((1, stdout_fd), (2, stderr_fd))
+    if _same_file(stdout_fd, stderr_fd):
+        pairs = ((2, stdout_fd),)  # kind 2: kept in the stderr tail as well
+    for kind, our_fd in pairs:
         want_pty = posix and (use_pty if use_pty is not None else _isatty(our_fd))
         if want_pty:
             try:
@@ -236,7 +243,7 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     start = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            argv, stdin=None, stdout=streams[0][3], stderr=streams[1][3], env=env, cwd=cwd,
+            argv, stdin=None, stdout=streams[0][3], stderr=streams[-1][3], env=env, cwd=cwd,
             close_fds=True, preexec_fn=_child_setup if old_mask is not None else None)
     except BaseException:
         for _, _, r, w, _ in streams:
@@ -263,8 +270,8 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
             winch_old = None
 
     sel = selectors.DefaultSelector()
-    for kind, our_fd, r, _, _ in streams:
-        sel.register(r, selectors.EVENT_READ, (kind, our_fd))
+    for kind, our_fd, r, _, is_pty in streams:
+        sel.register(r, selectors.EVENT_READ, (kind, our_fd, is_pty))
     open_fds = {r for _, _, r, _, _ in streams}
     broken_out = set()
     status = None
@@ -273,10 +280,10 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
         while open_fds:
             timeout = 0.05 if can_wait_info else 0.2
             events = sel.select(timeout)
-            got_data = False
+            got_data = False  # a pipe delivered data (ptys never wait: their buffer is ~4 KB)
             for key, _ in events:
                 fd = key.fd
-                kind, our_fd = key.data
+                kind, our_fd, _is_pty = key.data
                 try:
                     data = os.read(fd, READ_SIZE)
                 except OSError as exc:
@@ -298,7 +305,8 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
                         sel.unregister(fd)
                         os.close(fd)
                         open_fds.discard(fd)
-                got_data = True
+                if not key.data[2]:
+                    got_data = True
                 combined.append((kind, data), len(data))
                 if kind == 2:
                     err_tail.append(data, len(data))
@@ -354,6 +362,13 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
                      exit_status=exit_status_of(returncode), signal_name=sig_name,
                      core_dumped=core, duration=time.perf_counter() - start,
                      combined=combined, stderr=err_tail, interrupted=interrupted)
+
+
+def _same_file(a: int, b: int) -> bool:
+    try:
+        return os.path.samestat(os.fstat(a), os.fstat(b))
+    except OSError:
+        return False
 
 
 def _isatty(fd: int) -> bool:

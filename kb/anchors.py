@@ -25,10 +25,51 @@ def _hyperscan():
     return hyperscan
 
 
+def _compile(hs, literals: list):
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    # Every byte written as \xHH: a literal can contain no regex syntax.
+    exprs = [b"".join(b"\\x%02x" % c for c in lit) for lit in literals]
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
+               flags=[hs.HS_FLAG_CASELESS] * len(exprs))
+    return db
+
+
+def _load_or_compile(hs, literals: list, cache_dir):
+    """Compiling 10 000 literals takes ~0.6 s; a serialized database loads in well under 1 ms.
+    The cache file is keyed by the literals and the hyperscan version; any problem with it
+    (missing, corrupt, unwritable folder) falls back to compiling."""
+    if cache_dir is None:
+        return _compile(hs, literals)
+    import hashlib
+    import os
+
+    h = hashlib.sha256(str(getattr(hs, "__version__", "")).encode())
+    for lit in literals:
+        h.update(lit + b"\0")
+    path = os.path.join(str(cache_dir), f"anchors-{h.hexdigest()[:24]}.hsdb")
+    try:
+        with open(path, "rb") as fh:
+            db = hs.loadb(fh.read(), hs.HS_MODE_BLOCK)
+        db.scratch = hs.Scratch(db)
+        return db
+    except Exception:
+        pass
+    db = _compile(hs, literals)
+    try:
+        os.makedirs(str(cache_dir), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(hs.dumpb(db))
+        os.replace(tmp, path)
+    except Exception:
+        pass
+    return db
+
+
 class MultiLiteral:
     """``line_hits(buf, start, end)`` -> sorted end offsets of hits, at most one per line."""
 
-    def __init__(self, literals: Iterable[str], backend: Optional[str] = None):
+    def __init__(self, literals: Iterable[str], backend: Optional[str] = None, cache_dir=None):
         lits = sorted({s.lower() for s in literals if s and s.strip()})
         self.literals = lits
         self._bytes = [s.encode("utf-8") for s in lits]
@@ -42,12 +83,7 @@ class MultiLiteral:
             hs = _hyperscan()
             if hs is not None:
                 try:
-                    db = hs.Database(mode=hs.HS_MODE_BLOCK)
-                    # Every byte written as \xHH: a literal can contain no regex syntax.
-                    exprs = [b"".join(b"\\x%02x" % c for c in lit) for lit in self._bytes]
-                    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
-                               flags=[hs.HS_FLAG_CASELESS] * len(exprs))
-                    self._db = db
+                    self._db = _load_or_compile(hs, self._bytes, cache_dir)
                     self.backend = "hyperscan"
                 except Exception:
                     if want == "hyperscan":
@@ -107,19 +143,14 @@ class MultiLiteral:
     def _aho_hits(self, buf, start: int, end: int) -> list:
         text = bytes(buf[start:end]).lower().decode("latin-1")
         out = []
-        it = self._automaton.iter
         find = text.find
-        pos, n = 0, len(text)
-        while pos < n:
-            hit = None
-            for hit_end, _ in it(text, pos):
-                hit = hit_end
-                break
-            if hit is None:
-                break
-            out.append(start + hit + 1)
-            nl = find("\n", hit + 1)
-            if nl < 0:
-                break
-            pos = nl + 1
+        line_end = -1
+        # One pass (pyahocorasick's iter(text, start) costs O(len(text)) per call, so the search
+        # is never restarted); further hits on an already reported line are skipped.
+        for hit_end, _ in self._automaton.iter(text):
+            if hit_end <= line_end:
+                continue
+            out.append(start + hit_end + 1)
+            nl = find("\n", hit_end + 1)
+            line_end = nl if nl >= 0 else len(text)
         return out

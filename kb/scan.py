@@ -89,6 +89,15 @@ class _Cached:
     hits: list = field(default_factory=list)  # [(rule_id, lo - cand_line, hi - cand_line)]
 
 
+def _cache_dir():
+    try:
+        from tfhelp.kb.loader import cache_dir
+
+        return cache_dir()
+    except Exception:
+        return None
+
+
 def anchors_of(ruleset) -> list:
     out = set()
     for rule in ruleset.rules:
@@ -125,10 +134,11 @@ class LogScanner:
     def __init__(self, ruleset, env=None, backend: Optional[str] = None, engine=None):
         from tfhelp.kb.engine import Engine
 
+        self._started = time.perf_counter()  # includes building the prefilter
         self.ruleset = ruleset
         self.engine = engine or Engine(ruleset)
         self.env = env
-        self.prefilter = MultiLiteral(anchors_of(ruleset), backend=backend)
+        self.prefilter = MultiLiteral(anchors_of(ruleset), backend=backend, cache_dir=_cache_dir())
         self.stats = ScanStats(backend=self.prefilter.backend)
         # One reused buffer (fresh 8 MB allocations per chunk cost page faults): _buf[:_n] holds
         # the log from absolute offset _base; reads land after it, the kept tail moves to the front.
@@ -145,7 +155,6 @@ class LogScanner:
         self._exc_seen = set()
         self._facts: dict = {}
         self._related: dict = {}
-        self._started = time.perf_counter()
         self._ended_with_newline = True
 
     # -- input ---------------------------------------------------------------------------

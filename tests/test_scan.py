@@ -384,3 +384,17 @@ def test_memory_stays_bounded_on_a_log_larger_than_the_bound(tmp_path):
     ids_line, rss_kb = r.stdout.strip().splitlines()
     assert "gpu-oom-resource-exhausted" in ids_line
     assert int(rss_kb) < 200 * 1024
+
+
+@pytest.mark.skipif("hyperscan" not in _backends(), reason="the database cache is hyperscan's")
+def test_compiled_prefilter_is_cached_and_survives_corruption(tmp_path):
+    lits = ["oom when allocating", "cudnn", "illegal instruction"]
+    buf = b"a\nCUDNN x\nnothing\nIllegal instruction (core dumped)\n"
+    first = MultiLiteral(lits, backend="hyperscan", cache_dir=tmp_path)
+    files = list(tmp_path.glob("anchors-*.hsdb"))
+    assert len(files) == 1
+    again = MultiLiteral(lits, backend="hyperscan", cache_dir=tmp_path)
+    assert again.line_hits(buf) == first.line_hits(buf) == [buf.index(b"CUDNN") + 5, buf.index(b"Illegal") + 19]
+    files[0].write_bytes(b"garbage")
+    rebuilt = MultiLiteral(lits, backend="hyperscan", cache_dir=tmp_path)
+    assert rebuilt.line_hits(buf) == first.line_hits(buf)
