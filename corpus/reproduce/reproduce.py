@@ -286,6 +286,18 @@ def write_case(case: dict, venv: Venv, output: bytes, status, elapsed: float,
     return folder
 
 
+def human_command(case: dict, venv: "Venv") -> str:
+    """The whole case as one copy-pasteable command line (V = the venv folder)."""
+    parts = [venv.human_command()]
+    for name in (case.get("files") or {}):
+        parts.append(f"cat > {name} <<'EOF' (see cases.yaml: {case['name']}.files)")
+    if case.get("setup"):
+        parts.append(case["setup"])
+    envs = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (case.get("env_vars") or {}).items())
+    parts.append((envs + " " if envs else "") + case["run"])
+    return " && ".join(parts)
+
+
 def run_case(case: dict, venv: Venv, root: Path, dry_run: bool) -> None:
     work = root / "work" / case["name"]
     if work.exists():
@@ -319,14 +331,7 @@ def run_case(case: dict, venv: Venv, root: Path, dry_run: bool) -> None:
     for extra in case.get("record", []):
         if extra in freeze:
             versions[extra] = freeze[extra]
-    human_parts = [venv.human_command()]
-    for name in (case.get("files") or {}):
-        human_parts.append(f"cat > {name} <<'EOF' (see cases.yaml: {case['name']}.files)")
-    if case.get("setup"):
-        human_parts.append(case["setup"])
-    envs = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (case.get("env_vars") or {}).items())
-    human_parts.append((envs + " " if envs else "") + case["run"])
-    human = " && ".join(human_parts)
+    human = human_command(case, venv)
     folder = write_case(case, venv, out, status, elapsed, versions, venv.python_version(), human,
                         dry_run)
     log(f"wrote {folder}")
@@ -424,6 +429,33 @@ def write_observed(data: dict) -> Path:
     return path
 
 
+def refresh_meta(data: dict) -> int:
+    """Re-derive the judgement fields (expected, notes) of captured cases from cases.yaml.
+
+    The captured output and the facts about the run (command, versions, exit status, date) are
+    left alone; a case whose recorded command no longer matches cases.yaml must be re-run."""
+    bad = 0
+    for case in data["cases"]:
+        meta_path = case_dir(case) / "meta.yaml"
+        if not meta_path.is_file():
+            continue
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+        venv = Venv(Path("/nonexistent"), case["env"], data["envs"][case["env"]])
+        if meta.get("command") != human_command(case, venv):
+            log(f"{case['name']}: recorded command differs from cases.yaml; re-run it")
+            bad += 1
+            continue
+        new_expected = list(case.get("expected") or [])
+        new_notes = (case.get("notes") or "").strip()
+        if meta.get("expected") != new_expected or meta.get("notes", "") != new_notes:
+            meta["expected"] = new_expected
+            meta["notes"] = new_notes
+            with open(meta_path, "w", encoding="utf-8") as fh:
+                yaml.safe_dump(meta, fh, sort_keys=False, allow_unicode=True, width=100)
+            log(f"refreshed {meta_path.relative_to(CORPUS.parent)}")
+    return 1 if bad else 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sel = ap.add_mutually_exclusive_group(required=True)
@@ -431,6 +463,9 @@ def main(argv=None) -> int:
     sel.add_argument("--env", action="append", help="every case of this environment")
     sel.add_argument("--all", action="store_true")
     sel.add_argument("--list", action="store_true")
+    sel.add_argument("--refresh-meta", action="store_true",
+                     help="rewrite only `expected` and `notes` of every captured case from "
+                          "cases.yaml (no venvs; refuses where the recorded command differs)")
     sel.add_argument("--observed", action="store_true",
                      help="only regenerate OBSERVED.md from the committed outputs")
     ap.add_argument("--root", type=Path, default=Path("/tmp/tfhelp-repro"),
@@ -442,6 +477,8 @@ def main(argv=None) -> int:
 
     data = load_cases()
     envs, cases = data["envs"], data["cases"]
+    if args.refresh_meta:
+        return refresh_meta(data)
     if args.observed:
         log(f"wrote {write_observed(data)}")
         return 0
