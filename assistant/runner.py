@@ -276,6 +276,7 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     broken_out = set()
     status = None
     exit_deadline = None
+    next_signal_check = 0.0
     try:
         while open_fds:
             timeout = 0.05 if can_wait_info else 0.2
@@ -311,7 +312,10 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
                 if kind == 2:
                     err_tail.append(data, len(data))
             if can_wait_info:
-                interrupted |= _relay_pending_signals(proc.pid, signums)
+                now = time.monotonic()
+                if not events or now >= next_signal_check:  # a syscall: at most every 10 ms
+                    interrupted |= _relay_pending_signals(proc.pid, signums)
+                    next_signal_check = now + 0.01
             if got_data:
                 time.sleep(COALESCE_S)
             elif not events:
