@@ -624,29 +624,32 @@ def run_verify(planned: PlannedStep, ctx: ApplyContext, extra_env: Optional[dict
 
 
 def _verify_gpu(ctx: ApplyContext, extra_env: Optional[dict]) -> VerifyResult:
+    """The GPU test ladder (``tfhelp.assistant.gpu_test``): passes when every GPU rung passed."""
     try:
-        from tfhelp.assistant import gpu_test  # written by another helper; optional
+        from tfhelp.assistant import gpu_test
     except ImportError:
         return VerifyResult("skipped", "the GPU test ladder is not available in this build", check="gpu")
-    fn = getattr(gpu_test, "run_ladder", None) or getattr(gpu_test, "run", None)
-    if fn is None:
-        return VerifyResult("skipped", "the GPU test ladder has no entry point tfhelp knows", check="gpu")
-    try:
-        try:
-            result = fn(python=ctx.python, env=ctx.child_env(extra_env))
-        except TypeError:
-            result = fn(ctx.python)
-    except Exception as exc:  # the ladder is another module; report, don't crash the transaction
-        return VerifyResult("failed", f"GPU test could not run: {exc}", check="gpu")
-    ok = getattr(result, "ok", None)
-    if ok is None and isinstance(result, dict):
-        ok = result.get("ok", result.get("passed"))
-    if ok is None and isinstance(result, int):
-        ok = result == 0
-    text = str(getattr(result, "summary", "") or (result.get("summary", "") if isinstance(result, dict) else ""))
-    if ok:
-        return VerifyResult("passed", "GPU test ladder passed" + (f": {text}" if text else ""), check="gpu")
-    return VerifyResult("failed", "GPU test ladder failed" + (f": {text}" if text else ""), check="gpu")
+    saved = {}
+    try:  # the rung processes inherit our environment: give them the fix's env settings
+        for k, v in (extra_env or {}).items():
+            saved[k] = os.environ.get(k)
+            os.environ[k] = v
+        result = gpu_test.run_ladder(ctx.python, diagnose=False,
+                                     on_rung=(lambda r: ctx.say(f"  {r.id}: {r.status}")) if ctx.progress else None)
+    except Exception as exc:  # another module; report it, don't crash the transaction
+        return VerifyResult("failed", f"the GPU test could not run: {type(exc).__name__}: {exc}", check="gpu")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    ff = result.first_failure
+    if result.gpu_ok and result.cpu_ok:
+        return VerifyResult("passed", f"GPU test ladder passed ({result.device or 'GPU'})", 0, check="gpu")
+    why = f"{ff.id}: {ff.reason}" if ff is not None else "no GPU rung passed"
+    return VerifyResult("failed", "GPU test ladder failed at " + why, 1,
+                        (getattr(ff, "output", "") or "")[-2000:] if ff is not None else "", check="gpu")
 
 
 # --------------------------------------------------------------------------------------------

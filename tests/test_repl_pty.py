@@ -1,0 +1,95 @@
+"""End to end through a real pseudo-terminal: start `tfhelp`, paste a traceback (bracketed paste),
+get the diagnosis, say "fix it", confirm, see the verification, undo, leave with Ctrl-D.
+Runs once with a colour terminal and once with TERM=dumb."""
+import os
+import re
+import sys
+import time
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect") if sys.platform == "win32" else __import__("pexpect")
+
+from test_fix_transaction import WHEELS, base_venv, pip_list, target, wheels  # noqa: F401,E402
+
+RULE = """\
+id: demo-six-too-old
+title: Demo Six Too Old For This Project
+category: import
+severity: fatal
+confidence: high
+summary: The demo project needs six 1.17.
+cause: |
+  A rule used only by this test: it proves the REPL's paste, fix, verify and undo path.
+references: [https://pypi.org/project/six/]
+match:
+  all:
+    - {name: m, type: literal, value: "six_demo needs six 1.17"}
+fixes:
+  - title: Upgrade six to 1.17.0
+    steps:
+      - {action: pip_install, packages: ["six==1.17.0"]}
+      - {action: verify, check: import, code: "import six; assert six.__version__ == '1.17.0', six.__version__"}
+examples:
+  match: ["ImportError: six_demo needs six 1.17"]
+  no_match: ["ImportError: six_demo needs nothing"]
+verified: false
+"""
+
+PASTE = ("Traceback (most recent call last):\n"
+         "  File \"/home/me/project/train.py\", line 3, in <module>\n"
+         "    import six_demo\n"
+         "  File \"/home/me/project/six_demo.py\", line 9, in <module>\n"
+         "    raise ImportError(\"six_demo needs six 1.17\")\n"
+         "ImportError: six_demo needs six 1.17\n")
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]")
+
+
+@pytest.mark.parametrize("term", ["xterm-256color", "dumb"])
+def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
+    rules = os.environ["TFHELP_USER_RULES"]
+    os.makedirs(os.path.join(rules, "import"), exist_ok=True)
+    with open(os.path.join(rules, "import", "demo-six-too-old.yaml"), "w") as fh:
+        fh.write(RULE)
+    before = pip_list(target)
+    env = dict(os.environ, TERM=term, PROMPT_TOOLKIT_NO_CPR="1", PIP_NO_INDEX="1", PIP_FIND_LINKS=WHEELS, COLUMNS="100", LINES="40")
+    env.pop("NO_COLOR", None)
+    log = open(tmp_path / "transcript.txt", "w", encoding="utf-8")
+    child = pexpect.spawn(sys.executable, ["-m", "tfhelp", "--python", target], env=env, encoding="utf-8",
+                          timeout=90, dimensions=(40, 100))
+    child.logfile_read = log
+    try:
+        child.expect("tfhelp 0")                     # the greeting
+        child.expect("tfhelp>")
+        time.sleep(0.3)
+        child.send("\x1b[200~" + PASTE.replace("\n", "\r") + "\x1b[201~")
+        child.expect("Demo Six Too Old For This Project")
+        child.expect("fix it")
+        child.expect("tfhelp>")
+        child.send("fix it\r")
+        child.expect(r"Apply this fix\? \[y/N\]")
+        child.send("y\r")
+        child.expect("verify passed")
+        child.expect("Fixed and verified")
+        child.expect("tfhelp>")
+        assert pip_list(target)["six"] == "1.17.0"
+        child.send("/undo\r")
+        child.expect(r"Undo it\? \[y/N\]")
+        child.send("y\r")
+        child.expect("Restored")
+        child.expect("tfhelp>")
+        time.sleep(0.3)
+        child.sendcontrol("d")
+        child.expect("bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+        log.close()
+    assert child.exitstatus == 0
+    assert pip_list(target) == before
+    transcript = ANSI.sub("", (tmp_path / "transcript.txt").read_text(encoding="utf-8"))
+    assert transcript.count("Demo Six Too Old For This Project") >= 1
+    assert "packages: six 1.16.0 -> 1.17.0" in transcript
+    if term == "dumb":
+        assert "\x1b[3" not in (tmp_path / "transcript.txt").read_text(encoding="utf-8")   # no colours
