@@ -398,3 +398,22 @@ def test_compiled_prefilter_is_cached_and_survives_corruption(tmp_path):
     files[0].write_bytes(b"garbage")
     rebuilt = MultiLiteral(lits, backend="hyperscan", cache_dir=tmp_path)
     assert rebuilt.line_hits(buf) == first.line_hits(buf)
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_on_a_terminal(tmp_path, tty):
+    from tfhelp.assistant import cli
+    from tfhelp.assistant.commands import log as log_cmd
+    from tfhelp.assistant.context import Context
+
+    block, _ = build_log(epochs=200, plant_at=-1)
+    p = tmp_path / "big.log"
+    with open(p, "wb") as fh:
+        for _ in range(log_cmd.PROGRESS_MIN_BYTES // len(block) + 1):
+            fh.write(block)
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(stdout=out, stderr=err, stdout_isatty=False, stderr_isatty=tty,
+                  environ={"TERM": "xterm"}, width=100)
+    assert cli.main(["--from-log", str(p), "--json"], ctx) == 0
+    assert json.loads(out.getvalue())["scan"]["bytes"] == p.stat().st_size
+    assert ("scanning" in err.getvalue()) == tty

@@ -26,6 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="write the diagnosis as JSON to PATH (the child's stdout stays clean)")
     parser.add_argument("--summary", action="store_true",
                         help="after a successful run, print a one-line summary of warnings seen")
+    parser.add_argument("--no-pty", action="store_true",
+                        help="plain pipes even when tfhelp's output is a terminal (faster for floods of tiny writes)")
     parser.add_argument("--tail-mb", type=float, default=2.0, metavar="MB",
                         help="how much of the output to keep for diagnosis (default 2 MB)")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="SCRIPT.py|-- CMD",
@@ -87,6 +89,7 @@ def run(args, ctx) -> int:
             pass
     try:
         result = runner.run_child(argv, stdout_fd=out_fd, stderr_fd=err_fd,
+                                  use_pty=False if args.no_pty else None,
                                   tail_bytes=max(1 << 16, int(args.tail_mb * (1 << 20))))
     except FileNotFoundError:
         print(f"tfhelp run: command not found: {argv[0]}", file=_err_text(ctx))
