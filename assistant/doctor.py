@@ -746,8 +746,11 @@ class _Doctor:
                 c.problem(ERROR if is_cuda else WARNING,
                           "An NVIDIA GPU is present but the NVIDIA driver is not loaded"
                           + (f" ({nv['error']})" if nv.get("error") else "") + ".",
-                          "cuda-drivers-not-found", "Install the NVIDIA driver for this GPU and reboot; "
-                          "`nvidia-smi` must list the GPU before TensorFlow can use it.")
+                          "cuda-drivers-not-found",
+                          ("Inside a container the host's driver must be passed in: run it with the NVIDIA "
+                           "Container Toolkit (docker run --gpus all ...)." if self.p.data("basic").get("container")
+                           else "Install the NVIDIA driver for this GPU and reboot; `nvidia-smi` must list the "
+                           "GPU before TensorFlow can use it."))
                 return c
             c.found = "no NVIDIA driver or GPU found" + (f" ({nv['error'].split(':')[0]})" if nv.get("error") else "")
             c.status = INFO

@@ -463,6 +463,8 @@ class ProbeResult:
         tb = self.tf_build
         facts = {
             "interpreter": self.target_python,
+            "prefix": (self.data("basic").get("python") or {}).get("prefix"),
+            "site_packages": (self.data("basic").get("python") or {}).get("site_packages"),
             "python_bits": self.python_bits,
             "env_kind": self.env_kind,
             "os": {k: v for k, v in self.os_info.items() if k in ("system", "release", "distro", "machine",
