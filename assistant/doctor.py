@@ -452,7 +452,9 @@ class _Doctor:
             in_user = [n for n, dd in self.p.package_details.items()
                        if (dd.get("location") or "").startswith(user_site) and user_site]
             if in_user:
-                c.details.append("packages in the user site folder shadow system ones: " + ", ".join(sorted(in_user)[:6]))
+                c.found = c.found.replace(", system)", ", system + user site-packages)")
+                c.details.append(f"installed with --user into {user_site} (these come before the system "
+                                 "site-packages): " + ", ".join(sorted(in_user)[:6]))
         return c
 
     # -- tensorflow --

@@ -273,3 +273,15 @@ def test_report_lists_fixes_tried_from_the_journal(tmp_path, monkeypatch):
     tried = fixes_tried_from_journal(sys.executable)
     assert len(tried) == 1 and "numpy2-abi-compiled-numpy1: Install NumPy 1.x -> applied" in tried[0]
     assert fixes_tried_from_journal("/some/other/python") == []
+
+
+def test_user_site_installs_are_named():
+    raw = json.loads((FIXTURES / "gpu-linux-tf2.15-a100-healthy.constructed.json").read_text())
+    py = raw["probes"]["basic"]["data"]["python"]
+    py.update({"env_kind": "system", "user_site_enabled": True, "user_site_exists": True,
+               "user_site": "/home/alice/.local/lib/python3.11/site-packages"})
+    for rel in raw["probes"]["packages"]["data"]["relevant"]:
+        if rel["name"] == "numpy":
+            rel["location"] = py["user_site"]
+    c = check(diagnose(ProbeResult.from_json(raw)), "python")
+    assert "system + user site-packages" in c.found and any("numpy" in d for d in c.details)
