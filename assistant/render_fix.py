@@ -90,6 +90,8 @@ def outcome_text(out) -> Text:
         style = VERIFY_STYLE.get(v.status, "")
         t.append(f"  verify {v.status}: ", style=f"bold {style}")
         t.append(_safe(v.message) + "\n")
+        if v.status == "passed" and v.output.strip():
+            t.append("      " + _safe(v.output.strip().splitlines()[-1][:200]) + "\n", style="dim")
         if v.status == "failed" and v.output:
             for line in v.output.splitlines()[-8:]:
                 t.append("      " + _safe(line) + "\n", style="dim")
