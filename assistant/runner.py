@@ -208,6 +208,8 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     Raises FileNotFoundError / PermissionError when the program cannot be started.
     """
     posix = os.name == "posix"
+    if not posix:
+        return _run_child_threads(argv, stdout_fd, stderr_fd, tail_bytes, stderr_bytes, env, cwd)
     streams = []  # (child_fd_kind, our_fd, parent_read_fd, child_write_fd, is_pty)
     # When our stdout and stderr are the same file or terminal (a console, `> log 2>&1`), the
     # child gets one channel for both, so their interleaving is exactly what it would write
@@ -365,6 +367,50 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     return RunResult(argv=list(argv), returncode=returncode,
                      exit_status=exit_status_of(returncode), signal_name=sig_name,
                      core_dumped=core, duration=time.perf_counter() - start,
+                     combined=combined, stderr=err_tail, interrupted=interrupted)
+
+
+def _run_child_threads(argv, stdout_fd, stderr_fd, tail_bytes, stderr_bytes, env, cwd) -> RunResult:
+    """Non-POSIX relay (Windows): a reader thread per pipe, no pty, no signal forwarding (a
+    console Ctrl-C reaches every process attached to the console anyway)."""
+    import threading
+
+    combined, err_tail = Tail(tail_bytes), Tail(stderr_bytes)
+    lock = threading.Lock()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
+
+    def pump(pipe, kind, our_fd):
+        broken = False
+        while True:
+            data = pipe.raw.read(READ_SIZE) if hasattr(pipe, "raw") else pipe.read(READ_SIZE)
+            if not data:
+                break
+            if not broken:
+                try:
+                    _write_all(our_fd, data)
+                except OSError:
+                    broken = True
+            with lock:
+                combined.append((kind, data), len(data))
+                if kind == 2:
+                    err_tail.append(data, len(data))
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, 1, stdout_fd), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, 2, stderr_fd), daemon=True)]
+    for t in threads:
+        t.start()
+    interrupted = False
+    while True:
+        try:
+            returncode = proc.wait()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    for t in threads:
+        t.join(timeout=2.0)
+    return RunResult(argv=list(argv), returncode=returncode, exit_status=exit_status_of(returncode),
+                     signal_name=None, core_dumped=False, duration=time.perf_counter() - start,
                      combined=combined, stderr=err_tail, interrupted=interrupted)
 
 

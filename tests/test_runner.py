@@ -291,3 +291,19 @@ def test_shared_stdout_stderr_keeps_the_interleaving(tmp_path):
         subprocess.run(TFHELP + ["run", "--python", sys.executable, s], stdout=fh, stderr=subprocess.STDOUT,
                        check=True, env=env)
     assert wrapped.read_bytes() == direct.read_bytes()
+
+
+def test_thread_relay_used_without_posix_ptys(tmp_path):
+    """The Windows relay (reader threads, no pty) keeps the same bookkeeping."""
+    out = tmp_path / "out.bin"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT)
+    try:
+        res = runner._run_child_threads(
+            [sys.executable, "-c", "import sys; sys.stdout.write('x' * 100000); sys.stderr.write('boom\\n'); sys.exit(4)"],
+            fd, fd, 1 << 20, 1 << 20, None, None)
+    finally:
+        os.close(fd)
+    assert res.exit_status == 4 and res.failed and res.should_diagnose
+    data = out.read_bytes()
+    assert data.count(b"x") == 100000 and b"boom\n" in data
+    assert res.captured_text().endswith(b"boom\n") or b"boom\n" in res.captured_text()
