@@ -307,3 +307,20 @@ def test_thread_relay_used_without_posix_ptys(tmp_path):
     data = out.read_bytes()
     assert data.count(b"x") == 100000 and b"boom\n" in data
     assert res.captured_text().endswith(b"boom\n") or b"boom\n" in res.captured_text()
+
+
+def test_summary_names_harmless_warnings_after_success(tmp_path):
+    s = _script(tmp_path, "notice.py", """
+        import sys
+        sys.stderr.write("2024-11-25 11:36:31.203373: I tensorflow/core/util/port.cc:153] oneDNN custom operations "
+                         "are on. You may see slightly different numerical results due to floating-point round-off "
+                         "errors from different computation orders. To turn them off, set the environment variable "
+                         "`TF_ENABLE_ONEDNN_OPTS=0`.\\n")
+        print("trained")
+    """)
+    plain = _tfhelp(["run", s])
+    assert plain.returncode == 0 and b"tfhelp" not in plain.stderr
+    r = _tfhelp(["run", "--summary", s])
+    assert r.returncode == 0
+    assert r.stdout == b"trained\n"
+    assert b"run succeeded" in r.stderr and b"onednn-custom-operations-notice (harmless)" in r.stderr
