@@ -209,3 +209,26 @@ def test_previous_failure_is_flagged_in_the_plan():
                       fix_index=0, previous_failures=[{"fix_index": 0, "fix_title": "Pin NumPy", "status": "rolled-back",
                                                        "verification": "failed", "when": "2026-01-01T00:00:00Z"}])
     assert any("already failed" in w for w in plan.warnings)
+
+
+def test_verify_gpu_uses_the_ladder_and_reports_its_first_failure(monkeypatch):
+    from tfhelp.assistant import gpu_test
+    from tfhelp.assistant.gpu_test import LadderResult, RungResult
+
+    seen = {}
+
+    def fake_ladder(python, diagnose=True, on_rung=None, timeout=None):
+        seen["python"], seen["env"] = python, os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH")
+        rungs = [RungResult("nvml", "driver", "gpu", seen.get("status", "passed"), "no driver"),
+                 RungResult("import-tf", "import tensorflow", "cpu", "passed")]
+        return LadderResult(python, rungs, device="/GPU:0")
+
+    monkeypatch.setattr(gpu_test, "run_ladder", fake_ladder)
+    c = ctx(python=sys.executable)
+    p = actions.plan_verify({"check": "gpu"}, 0, c)
+    r = actions.run_verify(p, c, {"TF_FORCE_GPU_ALLOW_GROWTH": "true"})
+    assert r.status == "passed" and seen == {"python": sys.executable, "env": "true"}
+    assert "TF_FORCE_GPU_ALLOW_GROWTH" not in os.environ or os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] != "true"
+    seen["status"] = "failed"
+    r = actions.run_verify(p, c)
+    assert r.status == "failed" and "nvml: no driver" in r.message
