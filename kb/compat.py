@@ -111,6 +111,22 @@ def _fmt_spec(spec) -> str:
     return ",".join(str(s) for s in items)
 
 
+def _intersect(specs) -> Optional[str]:
+    """Intersection of specifier strings, keeping only the tightest lower and upper bound."""
+    from packaging.specifiers import SpecifierSet
+
+    items = [s for spec in specs for s in SpecifierSet(str(spec))]
+    lowers = [s for s in items if s.operator in (">=", ">")]
+    uppers = [s for s in items if s.operator in ("<", "<=")]
+    rest = {str(s) for s in items if s.operator not in (">=", ">", "<", "<=")}
+    keep = set(rest)
+    if lowers:
+        keep.add(str(max(lowers, key=lambda s: (_v(s.version), s.operator == ">"))))
+    if uppers:
+        keep.add(str(min(uppers, key=lambda s: (_v(s.version), s.operator == "<="))))
+    return _fmt_spec(",".join(sorted(keep))) if keep else None
+
+
 # -------------------------------------------------------------------------------- tested builds
 def tested_builds(os_name: str = "linux", device: Optional[str] = None) -> list:
     os_name = _norm_os(os_name)
@@ -211,9 +227,9 @@ def _requirement(row: Optional[dict], key: str, python: Optional[str] = None) ->
     marked = [e for e in entries if isinstance(e, dict)]
     if marked:
         if python is None:
-            # Without the Python version answer with what every branch allows only if they agree.
-            specs = {e["spec"] for e in marked} | set(plain)
-            return _fmt_spec(marked[0]["spec"]) if len(specs) == 1 else None
+            # Without the Python version: what every branch allows (their intersection).
+            specs = [e["spec"] for e in marked] + plain
+            return _intersect(specs)
         from packaging.markers import Marker
 
         pv = _minor(python)

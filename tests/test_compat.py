@@ -67,7 +67,10 @@ def test_numpy_pin_depends_on_python_marker():
     # 2.16/2.17 wheels: numpy >=1.23.5 on Python <=3.11, >=1.26.0 on Python >=3.12, both <2.0.0
     assert compat.numpy_spec_for_tf("2.17.1", "3.11") == ">=1.23.5,<2.0.0"
     assert compat.numpy_spec_for_tf("2.17.1", "3.12") == ">=1.26.0,<2.0.0"
-    assert compat.numpy_spec_for_tf("2.17.1") is None  # the branches disagree: unknown without Python
+    # Without the Python version: what both branches allow (numpy 1.26 exists for Python 3.9-3.12)
+    assert compat.numpy_spec_for_tf("2.17.1") == ">=1.26.0,<2.0.0"
+    env = Environment(source="text", packages={"tensorflow": "2.16.1"})  # Python unknown
+    assert compat.resolve_placeholder("numpy_for_tf", env) == ">=1.26.0,<2.0.0"
 
 
 def test_numpy2_support_starts_at_2_18():
