@@ -361,9 +361,10 @@ def _keras2_alternative(plan: Plan, tf: str, py_exe: str, dist_req: str) -> None
 
 
 def _cpu_plan(tf, os_name, py, py_exe, inputs, constraints, notes, reason: Optional[str]) -> Plan:
-    # tensorflow-cpu is the docs' CPU-only package on Linux/Windows; macOS only has `tensorflow`.
-    dist = "tensorflow-cpu" if os_name != "macos" and compat.wheel_row(tf, "tensorflow-cpu") else "tensorflow"
-    if os_name == "macos":
+    # tensorflow-cpu is the docs' CPU-only package on Linux; macOS only has `tensorflow`, and on native
+    # Windows `tensorflow` is itself CPU-only from 2.11 (the docs' Windows CPU command installs it).
+    dist = "tensorflow-cpu" if compat.wheel_row(tf, "tensorflow-cpu") else "tensorflow"
+    if os_name == "macos" or (os_name == "windows" and not compat.windows_native_gpu(tf)):
         dist = "tensorflow"
     req = f"{dist}=={tf}.*"
     plan = Plan(inputs=inputs, ok=True, route="cpu", gpu=False, tensorflow=tf, tf_dist=dist, tf_requirement=req,

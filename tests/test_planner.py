@@ -198,3 +198,10 @@ def test_plan_text_never_interprets_markup(run_cli):
                               "--driver", "[bold red]560.35.03\x1b[2J"])
     assert code == 0, err
     assert "[bold red]" in out and "\x1b" not in out
+
+
+def test_cpu_package_per_os():
+    # Linux: tensorflow-cpu (the docs' CPU-only package); Windows >= 2.11 and macOS: tensorflow itself.
+    assert make_plan("linux", "3.12", gpu=False).tf_dist == "tensorflow-cpu"
+    assert make_plan("windows", "3.12", gpu=False).tf_requirement == "tensorflow==2.21.*"
+    assert make_plan("macos", "3.12", gpu=False).tf_dist == "tensorflow"
