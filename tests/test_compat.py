@@ -216,3 +216,33 @@ def test_import_is_lazy():
     code = "import sys, tfhelp.kb.compat; print('yaml' in sys.modules, 'packaging.version' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_every_compat_placeholder_in_shipped_rules_is_implemented():
+    import re
+    from pathlib import Path
+
+    import tfhelp.rules
+
+    used = set()
+    for path in Path(tfhelp.rules.__file__).parent.rglob("*.yaml"):
+        used |= set(re.findall(r"\{compat\.([A-Za-z_]+)\}", path.read_text(encoding="utf-8")))
+    assert used, "no rule uses {compat.NAME}; the placeholder contract is untested"
+    assert used <= set(compat.PLACEHOLDERS), sorted(used - set(compat.PLACEHOLDERS))
+    env = _env(packages={"tensorflow": "2.15.0"}, python="3.11.7", platform="linux")
+    for name in used:
+        assert compat.resolve_placeholder(name, env), name  # each resolves for a plain TF 2.15 GPU setup
+
+
+def test_numpy_abi_fix_names_the_installed_tfs_bound():
+    from tfhelp.kb.engine import Engine
+    from tfhelp.kb.loader import load_ruleset
+
+    text = ("A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.1.0 as it may crash. "
+            "To support both 1.x and 2.x\nversions of NumPy, modules must be compiled with NumPy 2.0.\n"
+            "ImportError: numpy.core._multiarray_umath failed to import\n")
+    env = _env(packages={"tensorflow": "2.15.0", "numpy": "2.1.0"}, python="3.11.7", platform="linux")
+    report = Engine(load_ruleset(user_rules=False)).diagnose(text, env=env).to_json()
+    packages = [p for d in report["diagnoses"] for f in d["fixes"] for s in f["steps"]
+                for p in s.get("packages", [])]
+    assert "numpy>=1.23.5,<2.0.0" in packages, packages
