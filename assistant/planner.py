@@ -174,8 +174,10 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
 
     # 2. GPU route selection.
     if not want_gpu:
-        plan = _cpu_plan(newest, os_name, py, interpreter, inputs, constraints, notes,
-                         reason=None if gpu is False or not gpu_known else None)
+        plan = _cpu_plan(newest, os_name, py, interpreter, inputs, constraints, notes, reason=None)
+        if os_name == "macos":
+            plan.route = "macos-cpu"
+            _intel_mac_note(plan, newest, py, interpreter)
         if gpu is None and not gpu_known:
             plan.notes.append("No GPU information given (use --driver / --compute-capability, or --gpu): "
                               "planned for CPU.")
@@ -187,6 +189,7 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
         plan = _cpu_plan(newest, os_name, py, interpreter, inputs, constraints, notes,
                          reason="No CUDA build of TensorFlow exists for macOS.")
         plan.route = "macos-cpu"
+        _intel_mac_note(plan, newest, py, interpreter)
         plan.notes.append("On Apple silicon, Apple's tensorflow-metal plugin can use the GPU "
                           "(https://developer.apple.com/metal/tensorflow-plugin/); it is not part of TensorFlow.")
         return plan
@@ -201,6 +204,18 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
         return plan
     return _linux_gpu_plan(choice, os_name, py, driver, compute_capability, interpreter, inputs, constraints,
                            notes)
+
+
+def _intel_mac_note(plan: Plan, tf: str, py: str, py_exe: str) -> None:
+    """macOS wheels after 2.16 are arm64 only: an Intel Mac stops at 2.16."""
+    e = compat.event("macos-x86-last")
+    if not e or not compat._in_spec(tf, ">2.16.99"):
+        return
+    if py in compat.python_versions_for_tf("2.16", "macos"):
+        plan.alternatives.append(Route("cpu", "Intel (x86_64) Mac: TensorFlow 2.16 is the last release with x86 "
+                                       "macOS wheels.", "2.16", False,
+                                       [Command(_pip(py_exe, "tensorflow==2.16.*"), "last Intel-Mac release")]))
+    plan.constraints.append(Constraint("os", e["fact"], e["source"], False))
 
 
 def _pick_gpu_release(candidates, os_name, driver, cc, constraints):

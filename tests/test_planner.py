@@ -205,3 +205,11 @@ def test_cpu_package_per_os():
     assert make_plan("linux", "3.12", gpu=False).tf_dist == "tensorflow-cpu"
     assert make_plan("windows", "3.12", gpu=False).tf_requirement == "tensorflow==2.21.*"
     assert make_plan("macos", "3.12", gpu=False).tf_dist == "tensorflow"
+
+
+def test_intel_mac_alternative_stops_at_2_16():
+    # pip.md's wheel table lists macosx x86_64 wheels only up to 2.16.2; later ones are arm64.
+    p = make_plan("macos", "3.12")
+    alt = [a for a in p.alternatives if a.tensorflow == "2.16"]
+    assert p.route == "macos-cpu" and alt and alt[0].commands[0].argv[-1] == "tensorflow==2.16.*"
+    assert not [a for a in make_plan("macos", "3.13").alternatives if a.tensorflow == "2.16"]  # 2.16 lacks 3.13
