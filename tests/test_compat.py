@@ -145,6 +145,12 @@ def test_compute_capability_floors():
     assert compat.compute_capability_ok("2.21.0", "8.6") is True
     assert compat.sass_covers("2.21.0", "8.6") is True     # sm_80 runs on 8.6
     assert compat.sass_covers("2.21.0", "9.0") is False    # only compute_90 PTX
+    # read from the fatbin headers of the wheels' libtensorflow_cc.so.2
+    assert compat.min_compute_capability("2.14.1") == "3.5" and compat.min_compute_capability("2.15.0") == "5.0"
+    assert compat.sass_covers("2.15.1", "7.5") is True     # 2.15 still has sm_75 SASS
+    assert compat.sass_covers("2.15.1", "8.6") is False    # Ampere runs 2.15 from compute_80 PTX
+    assert compat.sass_covers("2.16.2", "8.6") is True     # sm_80 from 2.16
+    assert compat.event("cc35-dropped")["tf"] == ">=2.15"
 
 
 def test_and_cuda_pins_from_metadata():
