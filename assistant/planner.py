@@ -148,6 +148,10 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
 
     if py is None:
         raise ValueError("the Python version is needed (give --python-version or a --python interpreter)")
+    if driver is not None and compat._drv(driver) is None:
+        raise ValueError(f"not an NVIDIA driver version: {driver!r} (expected e.g. 535.54.03)")
+    if compute_capability is not None and compat._minor(compute_capability) is None:
+        raise ValueError(f"not a compute capability: {compute_capability!r} (expected e.g. 8.6)")
 
     # 1. Python decides the TF releases in play.
     table_os = "linux" if os_name == "wsl" else os_name

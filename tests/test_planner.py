@@ -159,6 +159,10 @@ def test_bad_inputs():
         make_plan("solaris", "3.11")
     with pytest.raises(ValueError):
         make_plan("linux", None)
+    with pytest.raises(ValueError):
+        make_plan("linux", "3.11", driver="latest")
+    with pytest.raises(ValueError):
+        make_plan("linux", "3.11", compute_capability="ampere")
 
 
 # ----------------------------------------------------------------------------------- CLI + JSON
@@ -191,6 +195,8 @@ def test_plan_text_output_and_exit_codes(run_cli):
     assert code == 1 and "No TensorFlow release fits" in out
     code, _, err = run_cli(["plan", "--os", "beos", "--no-probe"])
     assert code == 2
+    code, _, err = run_cli(["plan", "--python-version", "3.11", "--driver", "latest", "--no-probe"])
+    assert code == 2 and "driver version" in err
 
 
 def test_plan_text_never_interprets_markup(run_cli):
