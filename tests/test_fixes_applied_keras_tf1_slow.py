@@ -113,3 +113,32 @@ def test_first_fix_applied_to_script_makes_it_run(tfvenv, tmp_path, monkeypatch,
 
     rc, out_text, text = _run(py, script)
     assert rc == 0 and out_text.strip().splitlines()[-1].startswith("ok"), text
+
+
+def test_keras24_without_tensorflow_fixed_by_installing_tf_for_this_python(tmp_path, monkeypatch):
+    """Keras 2.4.3 alone: 'Keras requires TensorFlow 2.2' caused by the missing TensorFlow; the
+    offered install (bounded by this Python) makes `import keras` work."""
+    monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
+    path = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
+    py = str(path / "bin" / "python")
+    _pip(py, "--no-deps", "keras==2.4.3")
+    p = subprocess.run([py, "-c", "import keras"], capture_output=True, text=True)
+    assert p.returncode != 0 and "Keras requires TensorFlow 2.2 or higher" in p.stderr, p.stderr
+
+    out = subprocess.run([py, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+                         capture_output=True, text=True, check=True).stdout
+    env = Environment(packages={d["name"]: d["version"] for d in json.loads(out)}, python="3.11.7",
+                      platform="linux", source="probe")
+    report = ENGINE.diagnose(p.stderr, env=env)
+    ids = [d.id for d in report.diagnoses]
+    assert ids[:2] == ["no-module-named-tensorflow", "keras-requires-tf-2-2"], ids
+    symptom = report.diagnoses[1]
+    ctx = ApplyContext(python=py, pip_args=PIP_ARGS)
+    plan = build_plan(symptom.fixes[0], ctx, rule_id=symptom.id, fix_index=0)
+    assert plan.runnable, plan.errors
+    applied = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
+    assert applied.status == "applied" and applied.ok and applied.verified == "passed", applied.messages
+    p = subprocess.run([py, "-c", "import keras, tensorflow as tf; print('ok', keras.__version__, tf.__version__)"],
+                       capture_output=True, text=True, env={**os.environ, **QUIET})
+    assert p.returncode == 0 and p.stdout.startswith("ok"), p.stderr
