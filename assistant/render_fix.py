@@ -107,6 +107,16 @@ def outcome_text(out) -> Text:
     # the headline, last so it is what the eye lands on
     if out.status == "not-run":
         t.append("Nothing was changed.", style="bold yellow")
+    elif out.status == "applied" and out.plan.for_user:
+        n = len(out.plan.for_user)
+        yours = f"{n} step(s) marked (for you) are still yours to do"
+        if out.verified == "passed":
+            t.append(f"tfhelp's part is applied and the check passes; {yours}.", style="bold green")
+        elif out.verified == "failed":
+            t.append(f"tfhelp's part is applied but the check still fails: {yours}, then check again "
+                     "(`tfhelp undo` restores the previous state).", style="bold yellow")
+        else:
+            t.append(f"tfhelp's part is applied; {yours}.", style="bold yellow")
     elif out.status == "applied" and out.verified == "passed":
         t.append("Fixed and verified.", style="bold green")
     elif out.status == "applied" and out.verified == "failed":

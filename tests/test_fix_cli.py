@@ -84,7 +84,9 @@ def test_fix_history_undo_round_trip(target, rules):
     before = pip_list(target)
     rc, out, err = run(["fix", "demo-six-pin", "--rules", rules, "--python", target, "--yes", *pip_opts()])
     assert rc == 0, out + err
-    assert "Fixed and verified." in out and "export TF_CPP_MIN_LOG_LEVEL=2" in out
+    flat = " ".join(out.split())
+    assert "export TF_CPP_MIN_LOG_LEVEL=2" in out      # session env on the CLI: a line for the user's shell
+    assert "the check passes; 1 step(s) marked (for you) are still yours to do" in flat
     assert pip_list(target)["six"] == "1.17.0"
     rc, out, _ = run(["history", "--python", target, "--json"])
     (e,) = json.loads(out)["entries"]
@@ -113,3 +115,59 @@ def test_failed_fix_rolls_back_and_is_ranked_down_next_time(target, rules):
     assert fixes[1]["failed_before"] is True and fixes[0]["failed_before"] is False
     rc, out, _ = run(["fix", "demo-six-pin", "--rules", rules, "--python", target, "--fix", "2", "--dry-run"])
     assert "already failed for this interpreter" in out
+
+
+CODE_RULE = """\
+id: demo-random-normal
+title: Demo Random Normal Moved
+category: tf1-api
+severity: fatal
+confidence: high
+summary: demo
+cause: |
+  A rule for the CLI tests of code changes.
+references: [https://www.tensorflow.org/api_docs/python/tf/random/normal]
+match:
+  all:
+    - {name: m, type: literal, value: "has no attribute 'random_normal_demo'"}
+  any:
+    - {name: f, type: regex, value: 'File "(?P<script>[^"]+)"'}
+fixes:
+  - title: Use the new name
+    steps:
+      - {action: code_change, file_hint: "{script}", before: "tf.random_normal_demo(", after: "tf.random.normal("}
+      - {action: verify, check: import, code: "import sys"}
+examples:
+  match: ["File \\"x.py\\", line 1\\nAttributeError: module 'tensorflow' has no attribute 'random_normal_demo'"]
+  no_match: ["AttributeError: module 'tensorflow' has no attribute 'random_normal'"]
+verified: false
+"""
+
+
+def test_code_change_is_shown_unless_the_file_is_named_then_applied_and_undone(tmp_path):
+    import sys
+
+    write_rule(tmp_path / "rules", "tf1-api", "demo-random-normal", CODE_RULE)
+    rules = str(tmp_path / "rules")
+    script = tmp_path / "model.py"
+    original = "import tensorflow as tf\na = tf.random_normal_demo((10, 10))\n"
+    script.write_text(original)
+    err = tmp_path / "err.txt"
+    err.write_text(f'Traceback (most recent call last):\n  File "{script}", line 2, in <module>\n'
+                   "AttributeError: module 'tensorflow' has no attribute 'random_normal_demo'\n")
+    py = sys.executable
+    rc, out, _ = run(["fix", "demo-random-normal", "--rules", rules, "--python", py, "--input", str(err), "--yes"])
+    flat = " ".join(out.split())
+    assert rc == 0 and f"change {script} (shown; name the file to apply it)" in flat
+    assert "1 step(s) marked (for you) are still yours to do" in flat and "Fixed and verified" not in flat
+    assert script.read_text() == original                      # the traceback's file is never edited unasked
+    rc, out, _ = run(["fix", "demo-random-normal", "--rules", rules, "--python", py, "--file", str(script), "--yes"])
+    assert rc == 0 and "Fixed and verified." in out
+    assert script.read_text() == "import tensorflow as tf\na = tf.random.normal((10, 10))\n"
+    rc, out, _ = run(["undo", "--python", py, "--yes"])
+    assert rc == 0 and script.read_text() == original
+    # edited again after a fix: undo leaves the user's version alone
+    run(["fix", "demo-random-normal", "--rules", rules, "--python", py, "--file", str(script), "--yes"])
+    script.write_text("# my own edit\n")
+    rc, out, _ = run(["undo", "--python", py, "--yes"])
+    assert rc == 1 and "was edited after the fix" in out and script.read_text() == "# my own edit\n"

@@ -26,6 +26,8 @@ def register(parser) -> None:
                         help="roll back automatically when a step or the verification fails")
     parser.add_argument("--file", metavar="PATH", help="apply code changes to this file (otherwise they are shown)")
     parser.add_argument("--script", metavar="PATH", help="the script a `verify: script` step re-runs")
+    parser.add_argument("--input", metavar="FILE",
+                        help="the error text (FILE or -): values it names (paths, versions) fill the fix's placeholders")
     parser.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                         help="extra option for pip install, e.g. --pip-arg=--no-index --pip-arg=--find-links=DIR")
 
@@ -121,7 +123,19 @@ def run(args, ctx) -> int:
         raise UsageError(f"no Python interpreter at {python}")
     journal = Journal()
     env = target_environment(python)
-    fixes = resolve_fixes(rule, env, {}, failed_before_fn(python, journal))
+    failed_before = failed_before_fn(python, journal)
+    fixes = None
+    if getattr(args, "input", None):
+        from tfhelp.assistant.commands.diagnose import read_input
+        from tfhelp.kb.engine import Engine
+
+        report = Engine(ctx.ruleset()).diagnose(read_input(args.input, ctx), env=env, failed_before=failed_before,
+                                                rules=[rule])
+        hit = [d for d in report.diagnoses + report.related if d.id == rule.id]
+        if hit:
+            fixes = hit[0].fixes
+    if fixes is None:
+        fixes = resolve_fixes(rule, env, {}, failed_before)
     console = ctx.console()
     if not fixes:
         msg = f"{rule.id} has no fix that applies to {python}"

@@ -502,6 +502,12 @@ def unified_diff(old: str, new: str, a: str, b: str) -> str:
                                         fromfile=a, tofile=b))
 
 
+def _diff_labels(label: str) -> tuple:
+    if os.path.isabs(label) or re.match(r"^[A-Za-z]:[\\/]", label):
+        return label, label
+    return f"a/{label}", f"b/{label}"
+
+
 def plan_code_change(step: dict, index: int, ctx: ApplyContext) -> PlannedStep:
     before, after = step.get("before"), step.get("after")
     if not isinstance(before, str) or not isinstance(after, str):
@@ -532,7 +538,7 @@ def plan_code_change(step: dict, index: int, ctx: ApplyContext) -> PlannedStep:
     return PlannedStep(index, "code_change", f"change {label} (shown; name the file to apply it)", runs=False,
                        detail={"file_hint": hint,
                                "diff": unified_diff(before.rstrip("\n") + "\n", after.rstrip("\n") + "\n",
-                                                    f"a/{label}", f"b/{label}")})
+                                                    *_diff_labels(label))})
 
 
 def apply_code_change(planned: PlannedStep, ctx: ApplyContext) -> StepResult:

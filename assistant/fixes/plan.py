@@ -44,6 +44,11 @@ class Plan:
         return any(s.action in ("pip_install", "pip_uninstall") for s in self.steps)
 
     @property
+    def for_user(self) -> list:
+        """Steps tfhelp only shows: the user still has to do them."""
+        return [s for s in self.steps if not s.runs and not s.error]
+
+    @property
     def runs_anything(self) -> bool:
         return any(s.runs for s in self.steps)
 
