@@ -90,6 +90,10 @@ def load_cases(path: Path = CASES_FILE) -> dict:
 
 
 def case_dir(case: dict) -> Path:
+    """corpus/<category>/<case>; cases marked `pending` (their expected rule does not exist yet)
+    go to corpus/reproduce/pending/<category>/<case>, outside what the corpus tests read."""
+    if case.get("pending"):
+        return HERE / "pending" / case["category"] / case["name"]
     return CORPUS / case["category"] / case["name"]
 
 
@@ -269,6 +273,7 @@ def write_case(case: dict, venv: Venv, output: bytes, status, elapsed: float,
         "platform_detail": f"{platform.system()} {platform.release()} {platform.machine()}, "
                            f"glibc {platform.libc_ver()[1]}",
         "elapsed_s": round(elapsed, 1),
+        "venv_build_s": round(venv.build_seconds),
         "notes": (case.get("notes") or "").strip(),
     }
     if case.get("references"):
@@ -327,7 +332,12 @@ def run_case(case: dict, venv: Venv, root: Path, dry_run: bool) -> None:
     if not ok:
         log(f"WARNING case {case['name']}: exit status {status} not as expected ({expect_rc})")
     freeze = venv.freeze()
-    versions = {k: v for k, v in sorted(freeze.items()) if RELEVANT.match(k)}
+    pinned = set()
+    for step in venv.spec.get("install", []):
+        for tok in install_step_args(step):
+            if "==" in tok:
+                pinned.add(re.sub(r"[-_.]+", "-", tok.split("==", 1)[0]).lower())
+    versions = {k: v for k, v in sorted(freeze.items()) if RELEVANT.match(k) or k in pinned}
     for extra in case.get("record", []):
         if extra in freeze:
             versions[extra] = freeze[extra]
@@ -388,6 +398,12 @@ def key_lines(text: str) -> list[str]:
 
 
 def write_observed(data: dict) -> Path:
+    path = HERE / "OBSERVED.md"
+    path.write_text(render_observed(data), encoding="utf-8")
+    return path
+
+
+def render_observed(data: dict) -> str:
     lines = [
         "# Observed error strings (reproduced cases)",
         "",
@@ -424,9 +440,7 @@ def write_observed(data: dict) -> Path:
             lines += [" ".join(case["notes"].split()), ""]
         found = key_lines(out_path.read_bytes().decode("utf-8", "replace"))
         lines += ["```text", *(found or ["(no error lines: the command succeeded quietly)"]), "```", ""]
-    path = HERE / "OBSERVED.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return "\n".join(lines)
 
 
 def refresh_meta(data: dict) -> int:
