@@ -242,7 +242,9 @@ def _requirement(row: Optional[dict], key: str, python: Optional[str] = None) ->
             except Exception:  # noqa: BLE001 - an unknown marker variable means "not this branch"
                 continue
         return _fmt_spec(plain[0]) if plain else None
-    return _fmt_spec(plain[0]) if plain and plain[0] else (None if not plain else "")
+    if not plain:
+        return None
+    return _fmt_spec(plain[0]) if plain[0] else ""  # "" = the wheel names the package without a bound
 
 
 def _older(tf_version, key: str) -> Optional[dict]:
