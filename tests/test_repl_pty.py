@@ -93,3 +93,32 @@ def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
     assert "packages: six 1.16.0 -> 1.17.0" in transcript
     if term == "dumb":
         assert "\x1b[3" not in (tmp_path / "transcript.txt").read_text(encoding="utf-8")   # no colours
+
+
+def test_ctrl_c_cancels_a_running_script_not_the_session(tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    env = dict(os.environ, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="100", LINES="40")
+    child = pexpect.spawn(sys.executable, ["-m", "tfhelp", "--python", sys.executable], env=env,
+                          encoding="utf-8", timeout=30, dimensions=(40, 100))
+    try:
+        child.expect("tfhelp>")
+        time.sleep(0.3)
+        child.send(f"/run {script}\r")
+        child.expect("started")
+        t0 = time.monotonic()
+        child.sendintr()
+        child.expect(r"\(cancelled\)")
+        assert time.monotonic() - t0 < 10
+        child.expect("tfhelp>")
+        time.sleep(0.3)
+        child.send("/help\r")
+        child.expect("Commands:")
+        child.expect("tfhelp>")
+        time.sleep(0.3)
+        child.sendcontrol("d")
+        child.expect("bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
