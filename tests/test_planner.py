@@ -219,3 +219,16 @@ def test_intel_mac_alternative_stops_at_2_16():
     alt = [a for a in p.alternatives if a.tensorflow == "2.16"]
     assert p.route == "macos-cpu" and alt and alt[0].commands[0].argv[-1] == "tensorflow==2.16.*"
     assert not [a for a in make_plan("macos", "3.13").alternatives if a.tensorflow == "2.16"]  # 2.16 lacks 3.13
+
+
+def test_cli_uses_the_target_interpreter(run_cli):
+    import sys
+
+    code, out, err = run_cli(["plan", "--python", sys.executable, "--os", "linux", "--no-gpu", "--no-probe",
+                              "--json"])
+    assert code == 0, err
+    d = json.loads(out)
+    # the Python version was asked of the interpreter itself, and the commands run it
+    assert d["inputs"]["python"] == "%d.%d" % sys.version_info[:2]
+    assert d["inputs"]["sources"]["python"] == sys.executable
+    assert d["commands"][0]["argv"][:4] == [sys.executable, "-m", "pip", "install"]
