@@ -506,8 +506,8 @@ def _windows_plan(candidates, py, driver, cc, py_exe, inputs, constraints, notes
         wsl_route = Route("wsl2", f"GPU under WSL2: TensorFlow {wsl_tf} with Linux wheels, using the Windows "
                           "NVIDIA driver (Windows 10 19044 or newer).", wsl_tf, True,
                           [Command(["python3", "-m", "pip", "install", req, *([np_extra] if np_extra else [])],
-                                   "inside the WSL2 Linux distribution", where="wsl"),
-                           Command(["python3", "-c", VERIFY_GPU], "verify inside WSL2", where="wsl")],
+                                   "TensorFlow with NVIDIA's CUDA/cuDNN libraries as pip wheels", where="wsl"),
+                           Command(["python3", "-c", VERIFY_GPU], "verify: TensorFlow lists the GPU", where="wsl")],
                           [f"Needs Windows driver {compat.min_driver_for_tf(wsl_tf, 'wsl')} or newer."])
 
     if native_ok:
