@@ -26,6 +26,14 @@ def safe(s) -> str:
     return _UNSAFE.sub(lambda m: "\\x%02x" % ord(m.group(0)) if ord(m.group(0)) < 0x100 else "\\u%04x" % ord(m.group(0)), s)
 
 
+_SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def prose(s) -> str:
+    """Rule prose is written as YAML block text; single newlines are soft wraps, blank lines paragraphs."""
+    return _SOFT_BREAK.sub(" ", safe(s).strip())
+
+
 def step_lines(step: dict, python: str, platform: Optional[str]) -> list:
     """Human lines for one structured fix step."""
     a = step["action"]
@@ -70,7 +78,7 @@ def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: boo
         meta.append(f" · symptom of {d.symptom}", style="yellow")
     if d.count > 1:
         meta.append(f" · seen {d.count}x, first at line {d.first_line}", style="dim")
-    body = [head, meta, Text(safe(r.summary))]
+    body = [head, meta, Text(prose(r.summary))]
     if r.severity == "harmless":
         body.append(Text("This message is harmless: your program is not broken by it.", style="green"))
     if d.evidence:
@@ -81,7 +89,7 @@ def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: boo
         body.append(Text("Evidence:", style="bold"))
         body.append(ev)
     if verbose or d.count <= 1:
-        body.append(Text("Why: ", style="bold") + Text(safe(r.cause)))
+        body.append(Text("Why: ", style="bold") + Text(prose(r.cause)))
     if d.env_reason:
         body.append(Text(safe(d.env_reason), style="dim"))
     fixes = d.fixes if all_fixes else d.fixes[:1]
