@@ -149,8 +149,6 @@ def undo_text(res: dict) -> Text:
         return t
     t.append("Undo: ", style="bold")
     t.append(_safe(e.get("fix_title")) + f" ({_safe(e.get('rule_id') or '-')}, {_safe(e.get('created'))})\n")
-    for argv in res.get("commands") or []:
-        t.append("  " + _safe(_cmd(argv)) + "\n", style="cyan")
     for m in res.get("messages", []):
         t.append("  " + _safe(m) + "\n", style="dim")
     if res.get("ok"):
