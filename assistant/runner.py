@@ -39,6 +39,7 @@ PIPE_SIZE = 1 << 20
 # grown pipe holds 1 MiB, so the writer doesn't block meanwhile.  Far below what a person can
 # see.  Not for ptys: their ~4 KiB buffer would stall the writer.
 COALESCE_S = 0.002
+PTY_BATCH = 64 << 10
 DEFAULT_TAIL_BYTES = 2 << 20   # combined stdout+stderr tail kept for diagnosis
 DEFAULT_STDERR_BYTES = 1 << 20  # stderr kept separately so a traceback survives a stdout flood
 
@@ -222,6 +223,7 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
         if want_pty:
             try:
                 r, w = _open_pty(our_fd)
+                os.set_blocking(r, False)
             except OSError:
                 r, w = os.pipe()
                 want_pty = False
@@ -286,13 +288,32 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
             got_data = False  # a pipe delivered data (ptys never wait: their buffer is ~4 KB)
             for key, _ in events:
                 fd = key.fd
-                kind, our_fd, _is_pty = key.data
+                kind, our_fd, is_pty = key.data
                 try:
                     data = os.read(fd, READ_SIZE)
+                except BlockingIOError:
+                    continue  # spurious readiness on the non-blocking pty master
                 except OSError as exc:
                     if exc.errno != errno.EIO:  # EIO: pty slave closed (child gone)
                         raise
                     data = b""
+                if data and is_pty:
+                    # A pty hands out <= 4 KB per read and its writer blocks when that is full:
+                    # drain what the child wrote meanwhile (non-blocking) and pass it on in
+                    # one write, so the next stage (a terminal) wakes up far less often.
+                    parts = [data]
+                    size = len(data)
+                    while size < PTY_BATCH:
+                        try:
+                            more = os.read(fd, READ_SIZE)
+                        except (BlockingIOError, OSError):
+                            break  # EAGAIN now, or EIO: the next select reports the end
+                        if not more:
+                            break
+                        parts.append(more)
+                        size += len(more)
+                    if len(parts) > 1:
+                        data = b"".join(parts)
                 if not data:
                     sel.unregister(fd)
                     os.close(fd)
@@ -308,7 +329,7 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
                         sel.unregister(fd)
                         os.close(fd)
                         open_fds.discard(fd)
-                if not key.data[2]:
+                if not is_pty:
                     got_data = True
                 combined.append((kind, data), len(data))
                 if kind == 2:
