@@ -85,6 +85,18 @@ CASES = [
      "import tensorflow as tf\nimport keras\n"
      "x = keras.Input(shape=(32,))\ny = tf.nn.relu(x)\nz = tf.concat([x, y], axis=-1)\n"
      "model = keras.Model(x, z)\nprint('ok', model.output_shape)\n"),
+    ("tf1-get-default-graph",
+     "import tensorflow as tf\ngraph = tf.get_default_graph()\nprint('ok', type(graph).__name__)\n"),
+    ("keras-tensorflow-backend-removed",
+     "from keras import backend as K\ngpus = K.tensorflow_backend._get_available_gpus()\nprint('ok', gpus)\n"),
+    ("keras3-layers-experimental-removed",
+     "import tensorflow as tf\nfrom tensorflow.keras import layers\nIMAGE_SIZE = 8\n"
+     "resize_and_rescale = tf.keras.Sequential([\n"
+     "  layers.experimental.preprocessing.Resizing(IMAGE_SIZE, IMAGE_SIZE),\n"
+     "  layers.experimental.preprocessing.Rescaling(1./255),\n])\n"
+     "print('ok', resize_and_rescale(tf.ones((1, 16, 16, 3))).shape)\n"),
+    ("keras3-optimizers-legacy",
+     "import tensorflow as tf\nimport keras\nopt = tf.keras.optimizers.legacy.Adam(learning_rate=1e-3)\nprint('ok', opt)\n"),
     ("keras3-save-filepath-extension",
      "import keras\nmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])\n"
      "model.save('saved_model/my_model')\nprint('ok')\n"),
