@@ -324,3 +324,26 @@ def test_summary_names_harmless_warnings_after_success(tmp_path):
     assert r.returncode == 0
     assert r.stdout == b"trained\n"
     assert b"run succeeded" in r.stderr and b"onednn-custom-operations-notice (harmless)" in r.stderr
+
+
+def test_startup_warning_survives_a_long_noisy_run():
+    """A root cause printed at start-up (stderr) is still diagnosed after megabytes of output."""
+    code = ("import sys\n"
+            "sys.stderr.write(\"2022-07-10 15:08:09.276131: W tensorflow/stream_executor/platform/default/dso_loader.cc:64] "
+            "Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file: "
+            "No such file or directory\\n\")\n"
+            "for i in range(100000):\n"
+            "    sys.stderr.write('step %d: some per-step log line on stderr\\n' % i)\n"
+            "    sys.stdout.write('progress %d\\n' % i)\n"
+            "sys.exit(1)\n")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        res = runner.run_child([sys.executable, "-c", code], stdout_fd=devnull, stderr_fd=devnull, use_pty=False,
+                               tail_bytes=256 << 10, stderr_bytes=256 << 10)
+    finally:
+        os.close(devnull)
+    assert res.stderr.dropped > 0
+    text = res.captured_text()
+    assert b"libcudnn.so.8" in text
+    assert len(text) < 2 << 20
+    assert b"step 99999" in text
