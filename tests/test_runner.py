@@ -347,3 +347,17 @@ def test_startup_warning_survives_a_long_noisy_run():
     assert b"libcudnn.so.8" in text
     assert len(text) < 2 << 20
     assert b"step 99999" in text
+
+
+def test_json_flag_puts_the_diagnosis_on_stderr_only(tmp_path):
+    s = _script(tmp_path, "fail.py", """
+        print("result line")
+        raise ImportError("cannot import name 'np_utils' from 'keras.utils' (/x/site-packages/keras/utils/__init__.py)")
+    """)
+    r = _tfhelp(["run", "--json", s])
+    assert r.returncode == 1
+    assert r.stdout == b"result line\n"
+    err = r.stderr.decode()
+    doc = json.loads(err[err.index("\n{") + 1:])
+    assert doc["run"]["exit_status"] == 1
+    assert doc["diagnoses"][0]["id"] == "keras-np-utils-removed"

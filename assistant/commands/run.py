@@ -117,15 +117,20 @@ def _diagnose(text: bytes, ctx):
     return Engine(ctx.ruleset()).diagnose(text, None)
 
 
-def _write_json(path: str, report, result, ctx) -> None:
-    import json
-
+def _json_doc(report, result) -> dict:
     doc = report.to_json() if report is not None else {"diagnoses": [], "related": []}
     doc["run"] = {"argv": result.argv, "exit_status": result.exit_status,
                   "signal": result.signal_name, "core_dumped": result.core_dumped,
                   "duration_s": round(result.duration, 3),
                   "output_bytes": result.combined.total,
                   "kept_bytes": result.combined.size}
+    return doc
+
+
+def _write_json(path: str, report, result, ctx) -> None:
+    import json
+
+    doc = _json_doc(report, result)
     try:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2)
@@ -147,6 +152,12 @@ def _diagnose_and_show(result, args, ctx) -> None:
         return
     if args.json_out:
         _write_json(args.json_out, report, result, ctx)
+    elif getattr(args, "json", False):
+        # --json without --json-out: the JSON goes to stderr, never into the child's stdout
+        import json
+
+        errs.write(json.dumps(_json_doc(report, result), indent=2, ensure_ascii=False) + "\n")
+        return
     from tfhelp.assistant.render_run import render_run_report
     render_run_report(report, result, _stderr_console(ctx), python=result.argv[0] if _is_python(result.argv) else "python")
 
