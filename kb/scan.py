@@ -87,6 +87,8 @@ class _Finding:
 @dataclass
 class _Cached:
     hits: list = field(default_factory=list)  # [(rule_id, lo - cand_line, hi - cand_line)]
+    near: tuple = ()          # rules that partly matched in the first window (context-dependent)
+    seen: int = 1             # occurrences of this line so far
 
 
 def _cache_dir():
@@ -270,9 +272,17 @@ class LogScanner:
         line_no = self._line_at(ls)  # 0-based
         key = _key(_segment(buf[r_ls:line_end], r_hit - r_ls - 1)[:LINE_CAP])
         cached = self._cache.get(key)
+        recheck = None
         if cached is not None:
-            self._count_cached(cached, line_no + 1)
-            return True
+            n = cached.seen + 1
+            if not cached.near or n & (n - 1):
+                cached.seen = n
+                self._count_cached(cached, line_no + 1)
+                return True
+            # The same line in another context may complete a rule that only partly matched the
+            # first time (a multi-line `all`): at the 2nd, 4th, 8th ... occurrence, re-run just
+            # those rules on this occurrence's window.
+            recheck = [r for r in (self.ruleset.get(i) for i in cached.near) if r is not None]
         # after-context: AFTER lines, at most CTX_BYTES
         stop = min(r_limit, line_end + 1 + CTX_BYTES)
         pos, after = line_end + 1, 0
@@ -314,7 +324,12 @@ class LogScanner:
             pieces = 1 + t.count("\r")
             owner.extend([first_line + i] * pieces)
         self.stats.windows += 1
-        report = self.engine.diagnose("\n".join(texts), self.env)
+        if recheck is not None:
+            cached.seen += 1
+            self._count_cached(cached, line_no + 1)
+            report = self.engine.diagnose("\n".join(texts), self.env, rules=recheck)
+        else:
+            report = self.engine.diagnose("\n".join(texts), self.env)
         cand = line_no + 1
         full_keys: dict = {}
 
@@ -340,7 +355,8 @@ class LogScanner:
                 # Fired on other lines of the window: those lines are (or were) candidates of
                 # their own and count there; only make sure the finding exists.
                 self._claim(d, ev[0], ev[-1], owner, count=False)
-        self._remember(key, _Cached(entries))
+        if recheck is None:
+            self._remember(key, _Cached(entries, tuple(d.id for d in report.related if d.matched)))
         self._absorb(report, owner)
         return True
 

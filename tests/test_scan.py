@@ -421,3 +421,32 @@ def test_progress_bar_only_on_a_terminal(tmp_path, tty):
     assert cli.main(["--from-log", str(p), "--json"], ctx) == 0
     assert json.loads(out.getvalue())["scan"]["bytes"] == p.stat().st_size
     assert ("scanning" in err.getvalue()) == tty
+
+
+def test_repeated_line_in_a_new_context_is_rechecked(tmp_path):
+    """A rule needing two lines (`all`) whose anchor line first appears alone: the repeat of
+    that line next to the second line still fires (near misses are re-run on repeats)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "two-line-test.yaml").write_text(
+        "id: two-line-test\n"
+        "title: Two-line test rule\n"
+        "category: noise\n"
+        "severity: fatal\n"
+        "confidence: high\n"
+        "summary: Fires only when both lines are present.\n"
+        "cause: |\n  Test rule.\n"
+        "references:\n  - https://github.com/tensorflow/tensorflow/issues/1\n"
+        "anchors: [\"zeta subsystem reported a fault\"]\n"
+        "match:\n  all:\n"
+        "    - {name: a, type: literal, value: \"zeta subsystem reported a fault\"}\n"
+        "    - {name: b, type: literal, value: \"omega details\"}\n"
+        "fixes:\n  - title: Nothing\n    steps:\n      - {action: manual, text: Nothing to do.}\n"
+        "examples:\n  match: [\"zeta subsystem reported a fault\\nomega details\"]\n  no_match: [\"x\"]\n")
+    rs = load_ruleset(extra_dirs=[str(rules)], user_rules=False)
+    assert rs.get("two-line-test") is not None
+    filler = b"".join(b"INFO step %d ok\n" % i for i in range(300))
+    data = filler + b"zeta subsystem reported a fault\n" + filler + b"zeta subsystem reported a fault\nomega details\n" + filler
+    report, _ = scan_bytes(data, rs)
+    d = find(report, "two-line-test")
+    assert d.first_line == 300 + 1 + 300 + 1
