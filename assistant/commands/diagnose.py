@@ -60,18 +60,55 @@ def warn_rule_problems(ruleset, ctx) -> None:
                          f"{' ...' if len(files) > 3 else ''} (run 'tfhelp rules lint' for details)\n")
 
 
-def run(args, ctx) -> int:
-    data = read_input(getattr(args, "file", "-"), ctx)
-    if len(data) > MAX_PASTE:
-        from tfhelp.assistant.cli import UsageError
+def _as_log(path: str, head: bytes, args, ctx) -> int:
+    """More than a paste: stream it through the log scanner (bounded memory), head first."""
+    import io
 
-        raise UsageError(f"input larger than {MAX_PASTE // (1024 * 1024)} MB: use 'tfhelp --from-log FILE' to scan a whole log")
+    from tfhelp.assistant.commands import log
+
+    ctx.stderr.write(f"tfhelp: input larger than {MAX_PASTE // (1024 * 1024)} MB: scanning it as a log\n")
+    if path == "-":
+        class _Joined(io.RawIOBase):  # the bytes already read, then the rest of stdin
+            def __init__(self, first, rest):
+                self.first, self.rest = memoryview(first), rest
+
+            def readable(self):
+                return True
+
+            def readinto(self, b):
+                if self.first:
+                    n = min(len(b), len(self.first))
+                    b[:n] = self.first[:n]
+                    self.first = self.first[n:]
+                    return n
+                data = self.rest.read(len(b))
+                b[: len(data)] = data
+                return len(data)
+
+        args.stdin_stream = io.BufferedReader(_Joined(head, ctx.stdin_bytes), buffer_size=8 * 1024 * 1024)
+    args.file = path
+    return log.run(args, ctx)
+
+
+def run(args, ctx) -> int:
+    path = getattr(args, "file", "-")
+    data = read_input(path, ctx)
+    if len(data) > MAX_PASTE:
+        return _as_log(path, data, args, ctx)
     ruleset = ctx.ruleset()
     warn_rule_problems(ruleset, ctx)
     env = probe_environment(ctx) if getattr(args, "probe", False) else None
+    failed_before = None
+    if env is not None:  # rank down fixes that already failed in this environment (journal)
+        try:
+            from tfhelp.assistant.commands.fix import failed_before_fn
+
+            failed_before = failed_before_fn(ctx.default_python())
+        except Exception:  # noqa: BLE001 - an unreadable journal must not stop diagnosis
+            failed_before = None
     from tfhelp.kb.engine import Engine
 
-    report = Engine(ruleset).diagnose(data, env=env)
+    report = Engine(ruleset).diagnose(data, env=env, failed_before=failed_before)
     if getattr(args, "json", False):
         ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
         return 0

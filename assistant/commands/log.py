@@ -31,7 +31,8 @@ def run(args, ctx) -> int:
 
     path = getattr(args, "file", None) or "-"
     try:
-        fh, size = open_log(path, stdin=ctx.stdin_bytes if path == "-" else None)
+        stdin = getattr(args, "stdin_stream", None) or ctx.stdin_bytes
+        fh, size = open_log(path, stdin=stdin if path == "-" else None)
     except LogError as exc:
         ctx.stderr.write(f"tfhelp: {exc}\n")
         return 2
