@@ -17,6 +17,10 @@ TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightl
                     "intel-tensorflow", "tensorflow-rocm")
 
 
+#: Distributions that provide ``import keras`` (a condition on ``keras`` reads the first installed).
+KERAS_DISTRIBUTIONS = ("keras", "keras-nightly")
+
+
 def canonical(name: str) -> str:
     """PEP 503 normalised distribution name."""
     out = []
@@ -61,10 +65,10 @@ class Environment:
         dist = canonical(dist)
         if dist in self.packages:
             return self.packages[dist]
-        if dist == "tensorflow":
-            for alias in TF_DISTRIBUTIONS:
-                if alias in self.packages:
-                    return self.packages[alias]
+        aliases = TF_DISTRIBUTIONS if dist == "tensorflow" else KERAS_DISTRIBUTIONS if dist == "keras" else ()
+        for alias in aliases:
+            if alias in self.packages:
+                return self.packages[alias]
         return None
 
     def tf_distributions(self) -> list:

@@ -34,6 +34,11 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": 
                          "\uff09": ")", "\uff0c": ","})
 # Markdown escapes left by web copies: np\_utils, np\\\_utils, tensorflow\.python, \*args.
 _MD_ESCAPE = re.compile(r"\\+(?=[_.*\[\]()#`<>-])")
+# A whitespace/quote-delimited token that contains a backslash.
+_BACKSLASH_TOKEN = re.compile(r"""[^\s'"]*\\[^\s'"]*""")
+# ... which is a Windows path, not markdown: C:\..., ...\site-packages\..., dir\dir\file.py
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:\\|^\(?\\\\[A-Za-z0-9]|(?:site|dist)-packages\\|\\(?:Lib|lib|Scripts|AppData|Users)\\|"
+                           r"\\[\w.-]+\.(?:py|pyd|pyc|dll|exe|so|h5|keras|json|txt|csv|log|ipynb)\b", re.I)
 # A short quoted identifier whose only spaces sit next to underscores: '_ is_tf_ 1' -> '_is_tf_1'.
 _QUOTED = re.compile(r"'([A-Za-z0-9_. ]{1,80})'")
 _SPACE_NEXT_TO_UNDERSCORE = re.compile(r"(?<=_) +| +(?=_)")
@@ -69,6 +74,13 @@ def _unspace_quoted(match: re.Match) -> str:
     return match.group(0)
 
 
+def _unescape_token(match: re.Match) -> str:
+    token = match.group(0)
+    if _WINDOWS_PATH.search(token):
+        return token  # keras\__init__.py is a path separator, not an escaped underscore
+    return _MD_ESCAPE.sub("", token)
+
+
 def repair_text(text: str) -> str:
     """Undo web-copy damage. Works on a whole text at once (no pattern crosses a newline), so a
     million-line paste costs a few regex passes, not a million Python calls. Idempotent."""
@@ -78,7 +90,7 @@ def repair_text(text: str) -> str:
     text = _SPACES.sub(" ", text)
     text = text.translate(_QUOTES)
     if "\\" in text:
-        text = _MD_ESCAPE.sub("", text)
+        text = _BACKSLASH_TOKEN.sub(_unescape_token, text)
     if "'" in text and ("_ " in text or " _" in text):
         text = _QUOTED.sub(_unspace_quoted, text)
     return text

@@ -150,3 +150,8 @@ def test_pure_python_prefilter_agrees_with_automaton():
     fast = idx.rules_in(text)
     idx._automaton = None
     assert idx.rules_in(text) == fast == {1, 2, 3}
+
+
+def test_keras_nightly_counts_as_keras():
+    env = Environment(packages={"keras-nightly": "3.6.0.dev2024"}, source="probe")
+    assert env.version("keras") == "3.6.0.dev2024"

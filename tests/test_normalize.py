@@ -54,3 +54,11 @@ def test_never_raises_on_bytes(data):
 def test_idempotent(text):
     once = clean_text(text)
     assert clean_text(once) == once
+
+
+def test_windows_paths_are_not_unescaped():
+    assert repair_line(r"C:\x\keras\__init__.py") == r"C:\x\keras\__init__.py"
+    line = r'File "C:\Users\ana\anaconda3\lib\site-packages\tensorflow\_api\v2\__init__.py", line 3'
+    assert repair_line(line) == line
+    assert repair_line(r"site-packages\keras\__init__.py") == r"site-packages\keras\__init__.py"
+    assert repair_line(r"\\server\share\x.py") == r"\\server\share\x.py"
