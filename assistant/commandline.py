@@ -29,7 +29,15 @@ def quote(argv: list, platform: Optional[str]) -> str:
         for a in argv:
             out.append(a if _SAFE_WIN.match(a) else '"' + a.replace('"', '\\"') + '"')
         return " ".join(out)
-    return shlex.join(argv)
+    return " ".join(_posix_quote(a) for a in argv)
+
+
+def _posix_quote(arg: str) -> str:
+    """shlex.quote, but an argument with single quotes and nothing a shell expands inside double
+    quotes reads better as "..." than as '...'"'"'...'."""
+    if "'" in arg and not any(c in arg for c in '"$`\\!'):
+        return '"' + arg + '"'
+    return shlex.quote(arg)
 
 
 def env_lines(step: dict, platform: Optional[str]) -> list:
