@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import venv
 
 import pytest
 
@@ -19,36 +18,25 @@ from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.environment import Environment
 from tfhelp.kb.loader import load_ruleset
+from venvs import PIP_ARGS, cached_venv, probed_env
+from venvs import pip_install as _pip
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="the cached TensorFlow wheels are manylinux")]
 
-WHEELS = os.path.expanduser("~/.cache/tfhelp-wheels")
-PIP_ARGS = ("--no-index", "--find-links", WHEELS)
 REQUIREMENTS = ("tensorflow-cpu==2.18.1", "keras==3.8.0")
 ENGINE = Engine(load_ruleset(user_rules=False, use_cache=False))
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
-def _pip(py, *args):
-    subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PIP_ARGS, *args], check=True)
 
 
 @pytest.fixture(scope="module")
 def tfvenv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tf218") / "venv"
-    venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
-    py = str(path / "bin" / "python")
-    try:
-        _pip(py, *REQUIREMENTS)
-    except subprocess.CalledProcessError:  # first run on a machine: fill the cache, then stay offline
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", WHEELS, *REQUIREMENTS], check=True)
-        _pip(py, *REQUIREMENTS)
-    out = subprocess.run([py, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
-                         capture_output=True, text=True, check=True).stdout
-    env = Environment(packages={d["name"]: d["version"] for d in json.loads(out)}, python="3.11",
-                      platform="linux", source="probe")
+    py = cached_venv(tmp_path_factory.mktemp("tf218") / "venv", *REQUIREMENTS)
+    env = probed_env(py)
+    env.python = "3.11"
     return py, env
 
 
@@ -131,9 +119,7 @@ def test_keras24_without_tensorflow_fixed_by_installing_tf_for_this_python(tmp_p
     """Keras 2.4.3 alone: 'Keras requires TensorFlow 2.2' caused by the missing TensorFlow; the
     offered install (bounded by this Python) makes `import keras` work."""
     monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
-    path = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
-    py = str(path / "bin" / "python")
+    py = cached_venv(tmp_path / "venv")
     _pip(py, "--no-deps", "keras==2.4.3")
     p = subprocess.run([py, "-c", "import keras"], capture_output=True, text=True)
     assert p.returncode != 0 and "Keras requires TensorFlow 2.2 or higher" in p.stderr, p.stderr

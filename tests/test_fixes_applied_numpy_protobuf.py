@@ -11,11 +11,9 @@ verification passes and the original command now works:
 * TensorFlow 2.15's harmless start-up notices silenced by the offered variables
   (onednn-custom-operations-notice, cpu-feature-guard-optimized-notice).
 """
-import json
 import os
 import subprocess
 import sys
-import venv
 
 import pytest
 
@@ -23,39 +21,16 @@ from tfhelp.assistant.fixes.actions import ApplyContext
 from tfhelp.assistant.fixes.journal import Journal
 from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
-from tfhelp.kb.environment import Environment
 from tfhelp.kb.loader import load_ruleset
 
 pytestmark = pytest.mark.slow
 
-WHEELS = os.path.expanduser("~/.cache/tfhelp-wheels")
-PIP_ARGS = ("--no-index", "--find-links", WHEELS)
+from venvs import PIP_ARGS, WHEELS  # noqa: E402
+from venvs import cached_venv as _make_venv  # noqa: E402
+from venvs import pip_install as _pip  # noqa: E402
+from venvs import probed_env as _probe  # noqa: E402
+
 ENGINE = Engine(load_ruleset(user_rules=False, use_cache=False))
-
-
-def _pip(py, *args):
-    subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PIP_ARGS, *args], check=True)
-
-
-def _make_venv(path, *requirements):
-    """A venv with ``requirements`` installed from the wheel cache (fetched once if missing)."""
-    venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
-    py = str(path / "bin" / "python")
-    try:
-        _pip(py, *requirements)
-    except subprocess.CalledProcessError:  # first run on a machine: fill the cache, then stay offline
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", WHEELS, *requirements], check=True)
-        _pip(py, *requirements)
-    return py
-
-
-def _probe(py) -> Environment:
-    out = subprocess.run([py, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
-                         capture_output=True, text=True, check=True).stdout
-    pv = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
-                        capture_output=True, text=True, check=True).stdout.strip()
-    return Environment(packages={d["name"]: d["version"] for d in json.loads(out)}, python=pv,
-                       platform="linux", source="probe")
 
 
 def _run(py, *args):

@@ -7,17 +7,16 @@ Run with: pytest -m slow
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-import sys
 import time
-import venv
 from pathlib import Path
 
 import pytest
+from venvs import cached_venv
 
 TFVENV = Path(os.environ.get("TFHELP_TF_VENV", "/tmp/tfhelp-tfvenv-2.21"))
 PY = TFVENV / "bin" / "python"
-WHEELS = os.path.expanduser("~/.cache/tfhelp-wheels")
 REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras==3.15.1"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -28,11 +27,8 @@ def _tfvenv():
     """Build the venv once (offline after the first download); reuse it if it imports."""
     if PY.exists() and subprocess.run([str(PY), "-c", "import tensorflow"], capture_output=True, timeout=300).returncode == 0:
         return
-    os.makedirs(WHEELS, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", WHEELS, *REQUIREMENTS], check=True, timeout=1800)
-    venv.EnvBuilder(with_pip=True, clear=True).create(TFVENV)
-    subprocess.run([str(PY), "-m", "pip", "install", "-q", "--no-index", "--find-links", WHEELS, *REQUIREMENTS],
-                   check=True, timeout=1800)
+    shutil.rmtree(TFVENV, ignore_errors=True)
+    cached_venv(TFVENV, *REQUIREMENTS)
 
 
 def _cpu_flags() -> set:

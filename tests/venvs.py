@@ -1,0 +1,49 @@
+"""Throwaway venvs for tests that install real packages, from one wheel cache.
+
+Wheels land in ~/.cache/tfhelp-wheels (downloaded once per machine); installs run offline from
+there, so a re-run costs no network and the same versions every time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+
+from tfhelp.kb.environment import Environment
+
+WHEELS = os.path.expanduser("~/.cache/tfhelp-wheels")
+PIP_ARGS = ("--no-index", "--find-links", WHEELS)
+
+
+def pip_install(py: str, *args: str) -> None:
+    """Install offline from the cache; on a first run on this machine, fill the cache, then retry."""
+    cmd = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PIP_ARGS, *args]
+    if subprocess.run(cmd).returncode == 0:
+        return
+    os.makedirs(WHEELS, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", WHEELS, *args], check=True)
+    subprocess.run(cmd, check=True)
+
+
+def cached_venv(path, *requirements: str) -> str:
+    """A venv at ``path`` with ``requirements`` installed from the wheel cache."""
+    venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
+    py = str(path / "bin" / "python")
+    if requirements:
+        pip_install(py, *requirements)
+    return py
+
+
+def pip_list(py: str) -> dict:
+    out = subprocess.run([py, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+                         capture_output=True, text=True, check=True).stdout
+    return {d["name"].lower(): d["version"] for d in json.loads(out)}
+
+
+def probed_env(py: str) -> Environment:
+    """What the probe would report for packages and Python, read directly (no tfhelp code involved)."""
+    pv = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    return Environment(packages=pip_list(py), python=pv, platform="linux", source="probe")
