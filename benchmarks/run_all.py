@@ -43,7 +43,7 @@ def logscan_rows(size_mb: int) -> list:
                    note=f"{r['anchors']} anchors"),
         Row(name="log scan peak memory", measured=f"{r['scan_rss_mb']:.1f} MB", baseline="-", ratio="-",
             target="< 200 MB", ok=r["scan_rss_mb"] < 200, note=f"findings: {len(r['findings'])}"),
-        _ratio_row(f"log scan pure Python (no hyperscan) vs bare read", r["pure_s"], r["bare_s"], 2.0, "s",
+        _ratio_row("log scan pure Python (no hyperscan) vs bare read", r["pure_s"], r["bare_s"], 2.0, "s",
                    note="fallback path"),
     ]
     for factor in (10, 100):

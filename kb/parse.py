@@ -20,7 +20,6 @@ _EXC = re.compile(
 _IPY_HEADER = re.compile(r"^(?P<type>[\w.]+(?:Error|Exception))\s{2,}Traceback \(most recent call last\)")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?')
 _LIBRARY_PATH = re.compile(r"[/\\](?:site|dist)-packages[/\\]|[/\\]lib[/\\]python\d|[/\\]Lib[/\\]|^<frozen ")
-_IPY_FRAME = re.compile(r"^(?:File |Cell In\[\d+\]|/?\S+\.py:\d+|\S+ in <module>|----> )")
 _TF_LOG = re.compile(
     r"^(?:(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+): )?(?P<sev>[IWEF])(?:\d{4} \d\d:\d\d:\d+\.\d+\s+\d+)?\s*"
     r"(?P<src>[\w/.\-]+\.(?:cc|h|cpp|py)):(?P<lno>\d+)\] (?P<msg>.*)$"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from . import actions
-from .actions import ApplyContext, PlannedStep
+from .actions import ApplyContext
 from .journal import (Journal, LockBusy, diff_snapshots, restore_distributions,
                       snapshot_distributions, versions)
 
