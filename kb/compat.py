@@ -25,12 +25,46 @@ OSES = ("linux", "windows", "wsl", "macos")
 # ----------------------------------------------------------------------------------------- loading
 @lru_cache(maxsize=1)
 def data() -> dict:
-    """The parsed model (loaded once)."""
+    """The parsed model (loaded once per process).
+
+    Parsing the YAML costs ~50 ms, more than a whole diagnosis, so the parsed dict is kept in the
+    rule cache folder keyed by the file's size and mtime, like the rule base."""
+    import pickle
+
+    from tfhelp.kb.loader import cache_dir
+
+    st = os.stat(_DATA_FILE)
+    cached = cache_dir() / f"compat-{st.st_size}-{st.st_mtime_ns}.pickle"
+    try:
+        with open(cached, "rb") as fh:
+            obj = pickle.load(fh)  # noqa: S301 - our own cache file
+        if isinstance(obj, dict):
+            return obj
+    except Exception:  # noqa: BLE001 - missing or corrupt cache: rebuild it
+        pass
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~7x faster on this 3k-line file
     with open(_DATA_FILE, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
+        obj = yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
+    _write_atomically(cached, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    return obj
+
+
+def _write_atomically(path, payload: bytes) -> None:
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".compat-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+        for old in path.parent.glob("compat-*.pickle"):
+            if old != path:
+                old.unlink()
+    except OSError:
+        pass  # a read-only cache folder must not stop diagnosis
 
 
 def _v(version):
