@@ -27,6 +27,15 @@ def test_pip_install_argv_uses_target_interpreter_module_pip():
     assert plan.runnable and s.runs
 
 
+def test_pip_install_options_from_the_rule_are_run_and_checked():
+    plan = build_plan({"title": "up", "steps": [{"action": "pip_install", "packages": ["numpy>=1.26"],
+                                                 "options": ["--upgrade"]}]}, ctx())
+    assert plan.steps[0].argv[-2:] == ["--upgrade", "numpy>=1.26"]
+    bad = build_plan({"title": "x", "steps": [{"action": "pip_install", "packages": ["numpy"],
+                                               "options": ["--index-url=http://evil"]}]}, ctx())
+    assert not bad.runnable
+
+
 def test_pip_uninstall_argv_is_names_with_yes():
     plan = build_plan({"title": "rm", "steps": [{"action": "pip_uninstall", "packages": ["tensorflow-gpu", "Keras"]}]}, ctx())
     assert plan.steps[0].argv == [PY, "-m", "pip", "uninstall", "--disable-pip-version-check", "--no-input", "-y",

@@ -189,9 +189,17 @@ def plan_pip_install(step: dict, index: int, ctx: ApplyContext) -> PlannedStep:
     if not pkgs:
         raise PlanError("pip_install without packages")
     reqs = [str(validate_requirement(p)) for p in pkgs]
-    argv = pip_argv(ctx.python, "install", reqs, ctx.pip_args)
+    opts = step.get("options") or []
+    if isinstance(opts, str):
+        opts = [opts]
+    from tfhelp.kb.schema import PIP_OPTIONS  # the same allow-list the linter enforces
+
+    bad = [o for o in opts if o not in PIP_OPTIONS]
+    if bad:
+        raise PlanError(f"pip options not allowed: {bad}")
+    argv = pip_argv(ctx.python, "install", [*opts, *reqs], ctx.pip_args)
     return PlannedStep(index, "pip_install", "install " + ", ".join(reqs), argv=argv,
-                       detail={"packages": reqs})
+                       detail={"packages": reqs, "options": list(opts)})
 
 
 def _pip_warnings(output: str) -> list:
