@@ -13,12 +13,26 @@ from typing import Optional
 _SAFE_WIN = re.compile(r'^[\w@%+=:,./\\-]+$')
 
 
+def pip_command(python: str, verb: str, args, pip_args=(), batch: bool = False) -> list:
+    """The one place pip argv is built. ``batch`` adds the flags for running unattended (no
+    version-check chatter, never prompt); shown commands leave them out."""
+    argv = [python, "-m", "pip", verb]
+    if batch:
+        argv += ["--disable-pip-version-check", "--no-input"]
+    if verb == "uninstall":
+        argv.append("-y")
+    else:
+        argv.extend(pip_args)
+    argv.extend(args)
+    return argv
+
+
 def pip_argv(python: str, step: dict) -> list:
-    """argv for a pip_install / pip_uninstall step."""
+    """argv shown for a pip_install / pip_uninstall step."""
     if step["action"] == "pip_install":
-        return [python, "-m", "pip", "install", *step.get("options", []), *step["packages"]]
+        return pip_command(python, "install", [*step.get("options", []), *step["packages"]])
     if step["action"] == "pip_uninstall":
-        return [python, "-m", "pip", "uninstall", "-y", *step["packages"]]
+        return pip_command(python, "uninstall", step["packages"])
     raise ValueError(f"not a pip step: {step['action']}")
 
 

@@ -144,13 +144,10 @@ def _env_value(value) -> str:
 
 
 def pip_argv(python: str, verb: str, args, pip_args=()) -> list:
-    argv = [python, "-m", "pip", verb, "--disable-pip-version-check", "--no-input"]
-    if verb == "uninstall":
-        argv.append("-y")
-    else:
-        argv.extend(pip_args)
-    argv.extend(args)
-    return argv
+    """argv that runs pip in the target interpreter, unattended (see commandline.pip_command)."""
+    from tfhelp.assistant.commandline import pip_command
+
+    return pip_command(python, verb, args, pip_args, batch=True)
 
 
 def run_argv(argv: list, *, timeout: float, env: Optional[dict] = None, cwd: Optional[str] = None):
