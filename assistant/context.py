@@ -70,16 +70,14 @@ class Context:
                        legacy_windows=False)
 
     def default_python(self) -> str:
-        """The target interpreter: --python, else ``python``/``python3`` on PATH, else our own."""
-        if self.target_python:
-            return resolve_python(self.target_python)
-        import shutil
+        """The target interpreter (see :func:`resolve_target_python`); a ``--python`` that names
+        nothing runnable is a usage error (exit 2) for every command."""
+        try:
+            return resolve_target_python(self.target_python, path=self.environ.get("PATH"))
+        except TargetNotFound as exc:
+            from tfhelp.assistant.cli import UsageError
 
-        for name in ("python", "python3"):
-            found = shutil.which(name, path=self.environ.get("PATH"))
-            if found:
-                return found
-        return sys.executable
+            raise UsageError(str(exc)) from None
 
     def ruleset(self):
         if self._ruleset is None:
@@ -89,12 +87,35 @@ class Context:
         return self._ruleset
 
 
-def resolve_python(path: str) -> str:
-    """Accept an interpreter, or a venv / conda env folder (bin/python or python.exe inside)."""
-    p = os.path.expanduser(path)
+class TargetNotFound(Exception):
+    """``--python`` names nothing that runs."""
+
+
+def resolve_target_python(spec: Optional[str] = None, path: Optional[str] = None) -> str:
+    """The interpreter tfhelp probes, fixes and runs scripts with.
+
+    ``spec`` may be an executable, a command name on PATH, or a venv / conda env folder (its
+    ``bin/python`` or ``python.exe`` / ``Scripts/python.exe``). Without a spec: ``python`` on
+    PATH, else ``python3``, else the interpreter running tfhelp.
+    """
+    import shutil
+
+    if not spec:
+        for name in ("python", "python3"):
+            found = shutil.which(name, path=path)
+            if found:
+                return found
+        return sys.executable
+    p = os.path.expanduser(spec)
     if os.path.isdir(p):
         for rel in ("bin/python", "bin/python3", "python.exe", "Scripts/python.exe"):
             cand = os.path.join(p, rel)
             if os.path.isfile(cand):
                 return cand
-    return p
+        raise TargetNotFound(f"{spec} is a folder without bin/python or python.exe in it")
+    if os.path.isfile(p):
+        return p
+    found = shutil.which(spec, path=path)
+    if found:
+        return found
+    raise TargetNotFound(f"no Python interpreter at {spec}")

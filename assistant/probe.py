@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -54,36 +53,8 @@ KEY_PACKAGES = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", 
                 "h5py", "ml-dtypes", "tensorboard")
 
 
-class TargetNotFound(Exception):
-    """``--python`` names nothing that runs."""
-
-
-def resolve_target_python(spec: Optional[str] = None) -> str:
-    """The interpreter to probe.
-
-    ``spec`` may be an executable, a command name on PATH, or a venv / conda env folder (its
-    ``bin/python`` or ``python.exe`` / ``Scripts/python.exe``). Without a spec: ``python`` on
-    PATH, else ``python3``, else the interpreter running tfhelp.
-    """
-    if not spec:
-        for name in ("python", "python3"):
-            found = shutil.which(name)
-            if found:
-                return found
-        return sys.executable
-    p = Path(os.path.expanduser(spec))
-    if p.is_dir():
-        for rel in ("bin/python", "bin/python3", "python.exe", "Scripts/python.exe"):
-            cand = p / rel
-            if cand.is_file():
-                return str(cand)
-        raise TargetNotFound(f"{spec} is a folder without bin/python or python.exe in it")
-    if p.is_file():
-        return str(p)
-    found = shutil.which(spec)
-    if found:
-        return found
-    raise TargetNotFound(f"no Python interpreter at {spec}")
+# One resolver for every command; kept importable from here for the probe's callers.
+from tfhelp.assistant.context import TargetNotFound, resolve_target_python  # noqa: E402,F401
 
 
 def _signal_name(num: int) -> str:

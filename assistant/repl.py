@@ -409,14 +409,15 @@ class Session:
                  "bold green" if res.gpu_ok else "bold red")
 
     def cmd_python(self, arg: str) -> None:
-        from tfhelp.assistant.context import resolve_python
+        from tfhelp.assistant.context import TargetNotFound, resolve_target_python
 
         if not arg:
             self.say(f"target: {self.python}")
             return
-        p = os.path.abspath(resolve_python(os.path.expanduser(arg)))
-        if not os.path.isfile(p):
-            self.say(f"No Python interpreter at {p}.", "red")
+        try:
+            p = os.path.abspath(resolve_target_python(arg))
+        except TargetNotFound:
+            self.say(f"No Python interpreter at {os.path.abspath(os.path.expanduser(arg))}.", "red")
             return
         self.python = p
         self.report = None

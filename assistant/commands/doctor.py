@@ -22,13 +22,8 @@ def run(args, ctx) -> int:
     import json
 
     from tfhelp.assistant.doctor import run_doctor
-    from tfhelp.assistant.probe import TargetNotFound, resolve_target_python
 
-    try:
-        target = resolve_target_python(getattr(ctx, "target_python", None))
-    except TargetNotFound as exc:
-        ctx.stderr.write(f"tfhelp doctor: {exc}\n")
-        return 2
+    target = ctx.default_python()
     report = run_doctor(target, deep=bool(getattr(args, "deep", False)), timeout=getattr(args, "timeout", None))
     if getattr(args, "json", False):
         ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False, default=str) + "\n")

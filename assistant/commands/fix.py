@@ -36,19 +36,7 @@ def register(parser) -> None:
 
 
 def target_python(ctx) -> str:
-    """Absolute path of the target interpreter (``--python`` may be a path, a venv folder or a
-    command name on PATH); the journal keys entries by it."""
-    spec = ctx.target_python
-    if spec:
-        try:
-            from tfhelp.assistant.probe import TargetNotFound, resolve_target_python
-
-            try:
-                return os.path.abspath(resolve_target_python(spec))
-            except TargetNotFound:
-                pass
-        except ImportError:
-            pass
+    """Absolute path of the target interpreter; the journal keys entries by it."""
     return os.path.abspath(ctx.default_python())
 
 

@@ -18,13 +18,8 @@ def register(parser) -> None:
 
 def run(args, ctx) -> int:
     from tfhelp.assistant.gpu_test import ladder_json, run_ladder
-    from tfhelp.assistant.probe import TargetNotFound, resolve_target_python
 
-    try:
-        target = resolve_target_python(getattr(ctx, "target_python", None))
-    except TargetNotFound as exc:
-        ctx.stderr.write(f"tfhelp gpu-test: {exc}\n")
-        return 2
+    target = ctx.default_python()
     cpu_ok = bool(getattr(args, "cpu_ok", False))
     if getattr(args, "json", False):
         res = run_ladder(target, timeout=getattr(args, "timeout", None))
