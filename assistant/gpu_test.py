@@ -61,6 +61,35 @@ t0 = time.time()
 import tensorflow as tf
 out = {"tf_version": getattr(tf, "__version__", None), "import_seconds": round(time.time() - t0, 3)}
 """
+def _gpu_vs_cpu(setup: str) -> str:
+    """A rung script: run ``op(*args)`` (defined by ``setup``) on /GPU:0 and on /CPU:0, and pass
+    only when the results agree and the GPU result really came from the GPU (TensorFlow silently
+    falls back to the CPU otherwise). Exit 3: no GPU visible; 4: wrong result or wrong device."""
+    return _PRELUDE + r"""
+import numpy as np
+try:
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # compare full fp32 results
+except Exception:
+    pass
+if not tf.config.list_physical_devices("GPU"):
+    out["error"] = "no GPU visible to TensorFlow"; emit(out); sys.exit(3)
+""" + setup + r"""
+t1 = time.time()
+with tf.device("/GPU:0"):
+    y = op(*args)
+got = y.numpy()
+out["op_seconds"] = round(time.time() - t1, 3)
+out["device"] = y.device
+with tf.device("/CPU:0"):
+    ref = op(*args).numpy()
+out["max_abs_diff"] = float(np.max(np.abs(got - ref)))
+out["close"] = bool(np.allclose(got, ref, rtol=1e-4, atol=1e-3))
+out["on_gpu"] = "GPU:0" in (y.device or "")
+emit(out)
+sys.exit(0 if out["close"] and out["on_gpu"] else 4)
+"""
+
+
 TF_SCRIPTS = {
     "import-tf": _PRELUDE + r"""
 try:
@@ -79,54 +108,14 @@ except Exception:
 emit(out)
 sys.exit(0 if gpus else 3)
 """,
-    "gpu-matmul": _PRELUDE + r"""
-import numpy as np
-try:
-    tf.config.experimental.enable_tensor_float_32_execution(False)  # compare full fp32 results
-except Exception:
-    pass
-if not tf.config.list_physical_devices("GPU"):
-    out["error"] = "no GPU visible to TensorFlow"; emit(out); sys.exit(3)
-rs = np.random.RandomState(0)
-a = rs.rand(512, 512).astype("float32"); b = rs.rand(512, 512).astype("float32")
-t1 = time.time()
-with tf.device("/GPU:0"):
-    c = tf.matmul(a, b)
-got = c.numpy()
-out["op_seconds"] = round(time.time() - t1, 3)
-out["device"] = c.device
-with tf.device("/CPU:0"):
-    ref = tf.matmul(a, b).numpy()
-out["max_abs_diff"] = float(np.max(np.abs(got - ref)))
-out["close"] = bool(np.allclose(got, ref, rtol=1e-4, atol=1e-3))
-out["on_gpu"] = "GPU:0" in (c.device or "")
-emit(out)
-sys.exit(0 if out["close"] and out["on_gpu"] else 4)
-""",
-    "gpu-conv": _PRELUDE + r"""
-import numpy as np
-try:
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-except Exception:
-    pass
-if not tf.config.list_physical_devices("GPU"):
-    out["error"] = "no GPU visible to TensorFlow"; emit(out); sys.exit(3)
-rs = np.random.RandomState(1)
-x = rs.rand(2, 32, 32, 3).astype("float32"); k = rs.rand(3, 3, 3, 8).astype("float32")
-t1 = time.time()
-with tf.device("/GPU:0"):
-    y = tf.nn.conv2d(x, k, strides=1, padding="SAME")
-got = y.numpy()
-out["op_seconds"] = round(time.time() - t1, 3)
-out["device"] = y.device
-with tf.device("/CPU:0"):
-    ref = tf.nn.conv2d(x, k, strides=1, padding="SAME").numpy()
-out["max_abs_diff"] = float(np.max(np.abs(got - ref)))
-out["close"] = bool(np.allclose(got, ref, rtol=1e-4, atol=1e-3))
-out["on_gpu"] = "GPU:0" in (y.device or "")
-emit(out)
-sys.exit(0 if out["close"] and out["on_gpu"] else 4)
-""",
+    "gpu-matmul": _gpu_vs_cpu(
+        "rs = np.random.RandomState(0)\n"
+        "args = (rs.rand(512, 512).astype('float32'), rs.rand(512, 512).astype('float32'))\n"
+        "op = lambda a, b: tf.matmul(a, b)"),
+    "gpu-conv": _gpu_vs_cpu(
+        "rs = np.random.RandomState(1)\n"
+        "args = (rs.rand(2, 32, 32, 3).astype('float32'), rs.rand(3, 3, 3, 8).astype('float32'))\n"
+        "op = lambda x, k: tf.nn.conv2d(x, k, strides=1, padding='SAME')"),
     "cpu-matmul": _PRELUDE + r"""
 import numpy as np
 rs = np.random.RandomState(0)
