@@ -16,11 +16,9 @@ import sys
 import pytest
 
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal
-from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.loader import load_ruleset
-from venvs import PIP_ARGS, WHEELS, cached_venv, pip_install, pip_list, probed_env
+from venvs import PIP_ARGS, apply_first_fix, WHEELS, cached_venv, pip_install, pip_list, probed_env
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -116,11 +114,7 @@ def test_first_fix_applied_makes_keras3_script_run(tfvenv, tmp_path, monkeypatch
     assert ids and ids[0] == rule_id, (ids, text[-800:])
     diagnosis = report.diagnoses[0]
     ctx = ApplyContext(python=py, pip_args=PIP_ARGS, code_file=str(script), script=str(script))
-    plan = build_plan(diagnosis.fixes[0], ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.ok, (diagnosis.fixes[0], out.messages)
-    assert out.verified in ("passed", None, "none"), out.messages
+    apply_first_fix(diagnosis, ctx, tmp_path / "state", verified=("passed", None, "none"))
     fix_env = {s["name"]: s["value"] for s in diagnosis.fixes[0]["steps"] if s["action"] == "set_env"}
 
     rc, out_text, text = _run(py, script, {**run_env, **fix_env})
@@ -149,11 +143,7 @@ def test_protobuf6_under_tf218_first_fix_removes_getprototype_errors(tfvenv, tmp
     ids = [d.id for d in report.diagnoses]
     assert ids and ids[0] == "protobuf-messagefactory-getprototype", ids
     diagnosis = report.diagnoses[0]
-    ctx = ApplyContext(python=py, pip_args=PIP_ARGS)
-    plan = build_plan(diagnosis.fixes[0], ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.ok and out.verified == "passed", (diagnosis.fixes[0], out.messages)
+    apply_first_fix(diagnosis, ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path / "state")
 
     p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **QUIET})
     assert p.returncode == 0 and p.stdout.strip() == "2.18.1" and "GetPrototype" not in p.stderr, p.stderr

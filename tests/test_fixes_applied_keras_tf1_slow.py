@@ -13,12 +13,10 @@ import sys
 import pytest
 
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal
-from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.environment import Environment
 from tfhelp.kb.loader import load_ruleset
-from venvs import PIP_ARGS, cached_venv, probed_env
+from venvs import PIP_ARGS, apply_first_fix, cached_venv, probed_env
 from venvs import pip_install as _pip
 
 pytestmark = [pytest.mark.slow,
@@ -105,11 +103,7 @@ def test_first_fix_applied_to_script_makes_it_run(tfvenv, tmp_path, monkeypatch,
     assert ids and ids[0] == rule_id, (ids, text[-800:])
     diagnosis = report.diagnoses[0]
     ctx = ApplyContext(python=py, pip_args=PIP_ARGS, code_file=str(script), script=str(script))
-    plan = build_plan(diagnosis.fixes[0], ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.ok, (diagnosis.fixes[0], out.messages)
-    assert out.verified in ("passed", None, "none"), out.messages
+    apply_first_fix(diagnosis, ctx, tmp_path / "state", verified=("passed", None, "none"))
 
     rc, out_text, text = _run(py, script)
     assert rc == 0 and out_text.strip().splitlines()[-1].startswith("ok"), text
@@ -132,11 +126,7 @@ def test_keras24_without_tensorflow_fixed_by_installing_tf_for_this_python(tmp_p
     ids = [d.id for d in report.diagnoses]
     assert ids[:2] == ["no-module-named-tensorflow", "keras-requires-tf-2-2"], ids
     symptom = report.diagnoses[1]
-    ctx = ApplyContext(python=py, pip_args=PIP_ARGS)
-    plan = build_plan(symptom.fixes[0], ctx, rule_id=symptom.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    applied = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert applied.status == "applied" and applied.ok and applied.verified == "passed", applied.messages
+    apply_first_fix(symptom, ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path / "state")
     p = subprocess.run([py, "-c", "import keras, tensorflow as tf; print('ok', keras.__version__, tf.__version__)"],
                        capture_output=True, text=True, env={**os.environ, **QUIET})
     assert p.returncode == 0 and p.stdout.startswith("ok"), p.stderr

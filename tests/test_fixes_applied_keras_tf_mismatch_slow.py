@@ -21,11 +21,9 @@ import sys
 import pytest
 
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal
-from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.loader import load_ruleset
-from venvs import PIP_ARGS, cached_venv, pip_install, pip_list, probed_env
+from venvs import PIP_ARGS, apply_first_fix, cached_venv, pip_install, pip_list, probed_env
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -64,13 +62,7 @@ def _diagnose_and_apply(text, py, tmp_path, rule_id):
     ids = [d.id for d in report.diagnoses]
     assert ids and ids[0] == rule_id, (ids, text[-800:])
     diagnosis = report.diagnoses[0]
-    fix = diagnosis.fixes[0]
-    ctx = ApplyContext(python=py, pip_args=PIP_ARGS)
-    plan = build_plan(fix, ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.ok and out.verified == "passed", (fix, out.messages)
-    return fix
+    return apply_first_fix(diagnosis, ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path / "state")
 
 
 def test_keras231_over_tf212_matching_keras_installed_then_import_works(tmp_path, monkeypatch):

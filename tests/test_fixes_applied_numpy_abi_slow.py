@@ -14,11 +14,9 @@ import subprocess
 import pytest
 
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal
-from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.loader import load_ruleset
-from venvs import PIP_ARGS, cached_venv, pip_install, pip_list, probed_env
+from venvs import PIP_ARGS, apply_first_fix, cached_venv, pip_install, pip_list, probed_env
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +29,8 @@ def _run(py, *args, cwd=None):
 
 
 def _apply_first_fix(diagnosis, py, tmp_path):
-    fix = diagnosis.fixes[0]
-    ctx = ApplyContext(python=py, pip_args=PIP_ARGS)
-    plan = build_plan(fix, ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.ok and out.verified in ("passed", None, "none"), (fix, out.messages)
-    return fix
+    return apply_first_fix(diagnosis, ApplyContext(python=py, pip_args=PIP_ARGS), tmp_path / "state",
+                           verified=("passed", None, "none"))
 
 
 def test_pandas21_under_numpy2_first_fix_makes_import_pandas_work(tmp_path, monkeypatch):

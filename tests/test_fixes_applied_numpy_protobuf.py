@@ -18,14 +18,12 @@ import sys
 import pytest
 
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal
-from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.loader import load_ruleset
 
 pytestmark = pytest.mark.slow
 
-from venvs import PIP_ARGS, WHEELS  # noqa: E402
+from venvs import PIP_ARGS, apply_first_fix, WHEELS  # noqa: E402
 from venvs import cached_venv as _make_venv  # noqa: E402
 from venvs import pip_install as _pip  # noqa: E402
 from venvs import probed_env as _probe  # noqa: E402
@@ -40,12 +38,7 @@ def _run(py, *args):
 
 
 def _apply_first_fix(diagnosis, ctx, tmp_path):
-    fix = diagnosis.fixes[0]
-    plan = build_plan(fix, ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.verified == "passed" and out.ok, (fix, out.messages)
-    return fix
+    return apply_first_fix(diagnosis, ctx, tmp_path / "state")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cached TensorFlow wheels are manylinux")

@@ -18,11 +18,9 @@ import sys
 import pytest
 
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal
-from tfhelp.assistant.fixes.plan import apply_plan, build_plan
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.loader import load_ruleset
-from venvs import PIP_ARGS, cached_venv, pip_install, pip_list, probed_env
+from venvs import PIP_ARGS, apply_first_fix, cached_venv, pip_install, pip_list, probed_env
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -42,13 +40,8 @@ def _diagnose_and_apply(text, py, tmp_path, rule_id, code_file=None):
     ids = [d.id for d in report.diagnoses]
     assert ids and ids[0] == rule_id, (ids, text[-800:])
     diagnosis = report.diagnoses[0]
-    fix = diagnosis.fixes[0]
     ctx = ApplyContext(python=py, pip_args=PIP_ARGS, code_file=code_file, script=code_file)
-    plan = build_plan(fix, ctx, rule_id=diagnosis.id, fix_index=0)
-    assert plan.runnable, plan.errors
-    out = apply_plan(plan, ctx, journal=Journal(str(tmp_path / "state")))
-    assert out.status == "applied" and out.ok and out.verified in ("passed", None, "none"), (fix, out.messages)
-    return fix
+    return apply_first_fix(diagnosis, ctx, tmp_path / "state", verified=("passed", None, "none"))
 
 
 def test_tf215_optimizer_decay_replaced_by_schedule_then_script_runs(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Throwaway venvs for tests that install real packages, from one wheel cache.
+"""Throwaway venvs for tests that install real packages, from one wheel cache, and applying a
+diagnosis' fix in them the way `tfhelp fix --yes` does.
 
 Wheels land in ~/.cache/tfhelp-wheels (downloaded once per machine); installs run offline from
 there, so a re-run costs no network and the same versions every time.
@@ -47,3 +48,17 @@ def probed_env(py: str) -> Environment:
     pv = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
                         capture_output=True, text=True, check=True).stdout.strip()
     return Environment(packages=pip_list(py), python=pv, platform="linux", source="probe")
+
+
+def apply_first_fix(diagnosis, ctx, state_dir, verified=("passed",)):
+    """Plan and apply ``diagnosis``' first offered fix through tfhelp's applier; assert that it ran,
+    and that verification ended in one of ``verified`` (None/"none": the fix has no check)."""
+    from tfhelp.assistant.fixes.journal import Journal
+    from tfhelp.assistant.fixes.plan import apply_plan, build_plan
+
+    fix = diagnosis.fixes[0]
+    plan = build_plan(fix, ctx, rule_id=diagnosis.id, fix_index=0)
+    assert plan.runnable, plan.errors
+    out = apply_plan(plan, ctx, journal=Journal(str(state_dir)))
+    assert out.status == "applied" and out.ok and out.verified in verified, (fix, out.messages)
+    return fix
