@@ -24,8 +24,10 @@ PIP_ARGS = ("--no-index", "--find-links", WHEELS)
 @pytest.fixture(scope="session")
 def wheels():
     missing = [req for f, req in NEEDED.items() if not os.path.exists(os.path.join(WHEELS, f))]
-    if missing:  # first run on a machine: fetch once, every later run is offline
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", WHEELS, *missing], check=True)
+    # First run on a machine: fetch once, every later run is offline. One requirement per call:
+    # pip refuses several versions of one package in a single download (ResolutionImpossible).
+    for req in missing:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", WHEELS, req], check=True)
     return WHEELS
 
 
