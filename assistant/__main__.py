@@ -3,7 +3,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    from tfhelp.assistant.cli import main as cli_main
+    from tfhelp.assistant.frontends.cli import main as cli_main
     from tfhelp.assistant.context import Context
 
     try:

@@ -75,7 +75,7 @@ class Context:
         try:
             return resolve_target_python(self.target_python, path=self.environ.get("PATH"))
         except TargetNotFound as exc:
-            from tfhelp.assistant.cli import UsageError
+            from tfhelp.assistant.frontends.cli import UsageError
 
             raise UsageError(str(exc)) from None
 

@@ -23,7 +23,7 @@ Design (the scanner never holds more than a few chunks of the log):
    carries ``first_line``, ``count`` and the evidence of its first occurrence.
 
 This module is a pure library: no printing, no terminal.  The ``--from-log`` command
-(:mod:`tfhelp.assistant.commands.log`) does the I/O and rendering.
+(:mod:`tfhelp.assistant.frontends.commands.log`) does the I/O and rendering.
 """
 from __future__ import annotations
 

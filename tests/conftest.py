@@ -56,7 +56,7 @@ def rules_dir(tmp_path):
 @pytest.fixture
 def run_cli():
     """Run the CLI in-process with fake streams; returns (exit_code, stdout, stderr)."""
-    from tfhelp.assistant.cli import main
+    from tfhelp.assistant.frontends.cli import main
     from tfhelp.assistant.context import Context
 
     def _run(argv, stdin: bytes = b"", stdin_isatty=False, stdout_isatty=False, width=100, environ=None):

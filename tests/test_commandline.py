@@ -4,7 +4,7 @@ import shlex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tfhelp.assistant.commandline import env_lines, pip_argv, quote
+from tfhelp.assistant.fixes.argv import env_lines, pip_argv, quote
 
 
 @settings(max_examples=500, deadline=None)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tfhelp.assistant.doctor import (DOCTOR_JSON_SCHEMA, RULE_IDS, Compat, conflicting_tf_distributions,
+from tfhelp.assistant.environment.doctor import (DOCTOR_JSON_SCHEMA, RULE_IDS, Compat, conflicting_tf_distributions,
                                      declared_requirements, diagnose, parse_sm)
-from tfhelp.assistant.probe import ProbeResult
-from tfhelp.assistant.render_doctor import doctor_markdown, doctor_text, redactor, render_doctor
+from tfhelp.assistant.environment.probe import ProbeResult
+from tfhelp.assistant.render.doctor import doctor_markdown, doctor_text, redactor, render_doctor
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "probe"
@@ -67,7 +67,7 @@ def test_every_rule_id_the_doctor_names_is_in_the_catalogue():
 
 
 def test_unregistered_rule_id_is_refused():
-    from tfhelp.assistant.doctor import Check
+    from tfhelp.assistant.environment.doctor import Check
     with pytest.raises(ValueError):
         Check("x", "X").problem("error", "m", "not-a-rule-id")
 
@@ -213,7 +213,7 @@ def test_report_markdown_redacts_home_user_and_host():
 
 # ------------------------------------------------------------------ the real command here
 def _cli(argv):
-    from tfhelp.assistant.cli import main
+    from tfhelp.assistant.frontends.cli import main
     from tfhelp.assistant.context import Context
 
     out, err = io.StringIO(), io.StringIO()
@@ -264,7 +264,7 @@ def test_numpy_and_protobuf_bounds_map_to_their_rules():
 
 def test_report_lists_fixes_tried_from_the_journal(tmp_path, monkeypatch):
     from tfhelp.assistant.fixes.journal import Journal
-    from tfhelp.assistant.render_doctor import fixes_tried_from_journal
+    from tfhelp.assistant.render.doctor import fixes_tried_from_journal
 
     j = Journal()
     e = j.new_entry(sys.executable, rule_id="numpy2-abi-compiled-numpy1", fix_index=0, fix_title="Install NumPy 1.x")

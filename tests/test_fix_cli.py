@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tfhelp.assistant import cli
+from tfhelp.assistant.frontends import cli
 from tfhelp.assistant.context import Context
 
 from conftest import write_rule

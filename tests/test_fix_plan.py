@@ -221,8 +221,8 @@ def test_previous_failure_is_flagged_in_the_plan():
 
 
 def test_verify_gpu_uses_the_ladder_and_reports_its_first_failure(monkeypatch):
-    from tfhelp.assistant import gpu_test
-    from tfhelp.assistant.gpu_test import LadderResult, RungResult
+    from tfhelp.assistant.environment import gpu_test
+    from tfhelp.assistant.environment.gpu_test import LadderResult, RungResult
 
     seen = {}
 

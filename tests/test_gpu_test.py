@@ -11,10 +11,10 @@ import textwrap
 
 import pytest
 
-from tfhelp.assistant.gpu_test import (FAILED, PASSED, RUNGS, SKIPPED, TF_SCRIPTS, Ladder, LadderResult,
+from tfhelp.assistant.environment.gpu_test import (FAILED, PASSED, RUNGS, SKIPPED, TF_SCRIPTS, Ladder, LadderResult,
                                        RungResult, run_ladder, shell_signal_line)
-from tfhelp.assistant.probe import run_subprobe
-from tfhelp.assistant.render_gpu_test import failure_text, render_ladder, verdict_text
+from tfhelp.assistant.environment.probe import run_subprobe
+from tfhelp.assistant.render.gpu_test import failure_text, render_ladder, verdict_text
 
 # A stand-in for the small part of the TensorFlow API the rung scripts use, computing with NumPy.
 FAKE_TF = '''
@@ -151,7 +151,7 @@ def _scripted(outcomes: dict):
             return RungResult(rung.id, rung.title, rung.kind, st, f"scripted {st}", 0.01,
                               details={"device": "/job:localhost/replica:0/task:0/device:GPU:0"})
     lad = L(sys.executable, diagnose=False)
-    import tfhelp.assistant.gpu_test as gt
+    import tfhelp.assistant.environment.gpu_test as gt
     return lad, gt
 
 
@@ -190,7 +190,7 @@ def test_import_failure_stops_every_tf_rung(monkeypatch):
 # ------------------------------------------------------------------ TF rung scripts, stand-in TF
 def _tf_rungs_only(env, monkeypatch):
     """Run the real rung scripts; pretend the three pre-TF rungs passed."""
-    import tfhelp.assistant.gpu_test as gt
+    import tfhelp.assistant.environment.gpu_test as gt
     lad = Ladder(sys.executable, timeout=120, env=env)
     ok = lambda rung: RungResult(rung.id, rung.title, rung.kind, PASSED, "stand-in", 0.01)  # noqa: E731
     monkeypatch.setattr(lad, "_nvml", ok)

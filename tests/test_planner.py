@@ -10,7 +10,7 @@ import json
 import pytest
 from packaging.requirements import Requirement
 
-from tfhelp.assistant.planner import PLAN_SCHEMA, ROUTES, make_plan
+from tfhelp.assistant.environment.planner import PLAN_SCHEMA, ROUTES, make_plan
 
 
 def _decisive(plan, what):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tfhelp.assistant import probe_target
-from tfhelp.assistant.probe import (ProbeResult, TargetNotFound, _parse_cuda_version, _parse_cudnn_version,
+from tfhelp.assistant.environment import probe_target
+from tfhelp.assistant.environment.probe import (ProbeResult, TargetNotFound, _parse_cuda_version, _parse_cudnn_version,
                                     crash_signal, cuda_int_to_str, parse_marker, probe, resolve_target_python,
                                     run_process, run_subprobe)
 

@@ -39,7 +39,7 @@ def _cpu_flags() -> set:
 
 
 def test_probe_reads_versions_and_build_info_without_importing_tf():
-    from tfhelp.assistant.probe import probe
+    from tfhelp.assistant.environment.probe import probe
 
     t0 = time.monotonic()
     r = probe(str(TFVENV))  # the env folder, resolved to bin/python
@@ -55,7 +55,7 @@ def test_probe_reads_versions_and_build_info_without_importing_tf():
 
 
 def test_doctor_on_the_venv_is_clean_and_fast():
-    from tfhelp.assistant.doctor import run_doctor
+    from tfhelp.assistant.environment.doctor import run_doctor
 
     rep = run_doctor(str(TFVENV))
     assert rep.seconds < 10
@@ -65,7 +65,7 @@ def test_doctor_on_the_venv_is_clean_and_fast():
 
 
 def test_deep_import_agrees_with_build_info():
-    from tfhelp.assistant.probe import probe
+    from tfhelp.assistant.environment.probe import probe
 
     r = probe(str(TFVENV), deep=True, only=["tfbuild", "packages"])
     deep = r.probes["tfimport"]
@@ -76,7 +76,7 @@ def test_deep_import_agrees_with_build_info():
 
 
 def test_ladder_cpu_rungs_pass_and_gpu_rungs_are_not_faked():
-    from tfhelp.assistant.gpu_test import PASSED, run_ladder
+    from tfhelp.assistant.environment.gpu_test import PASSED, run_ladder
 
     res = run_ladder(str(TFVENV))
     rungs = {r.id: r for r in res.rungs}

@@ -9,9 +9,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from tfhelp.assistant import repl
+from tfhelp.assistant.frontends import repl
 from tfhelp.assistant.context import Context
-from tfhelp.assistant.repl import Session, run_repl, sanitize_rule_id, save_draft_rule
+from tfhelp.assistant.frontends.repl import Session, run_repl, sanitize_rule_id, save_draft_rule
 from tfhelp.kb.environment import Environment
 
 NUMPY2 = """\
@@ -159,7 +159,7 @@ def test_env_and_python_switch(tmp_path):
 
 
 def test_greeting_is_instant_while_the_probe_is_slow(monkeypatch):
-    from tfhelp.assistant.commands import fix as fixcmd
+    from tfhelp.assistant.frontends.commands import fix as fixcmd
 
     monkeypatch.setattr(fixcmd, "target_environment", lambda py: time.sleep(1.5) or ENV)
     t0 = time.monotonic()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tfhelp.assistant import runner
+from tfhelp.assistant.frontends import runner
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and ptys are POSIX")
 

@@ -406,8 +406,8 @@ def test_compiled_prefilter_is_cached_and_survives_corruption(tmp_path):
 
 @pytest.mark.parametrize("tty", [True, False])
 def test_progress_bar_only_on_a_terminal(tmp_path, tty):
-    from tfhelp.assistant import cli
-    from tfhelp.assistant.commands import log as log_cmd
+    from tfhelp.assistant.frontends import cli
+    from tfhelp.assistant.frontends.commands import log as log_cmd
     from tfhelp.assistant.context import Context
 
     block, _ = build_log(epochs=200, plant_at=-1)

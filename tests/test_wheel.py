@@ -39,7 +39,7 @@ def test_wheel_contents(installed):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert tops == {"tfhelp"}, tops
     assert any(n.startswith("tfhelp/rules/") and n.endswith(".yaml") for n in names)
-    assert "tfhelp/kb/engine.py" in names and "tfhelp/assistant/cli.py" in names
+    assert "tfhelp/kb/engine.py" in names and "tfhelp/assistant/frontends/cli.py" in names
 
 
 def test_installed_tfhelp_runs_from_elsewhere(installed, tmp_path):

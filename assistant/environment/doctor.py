@@ -1,6 +1,6 @@
 """``tfhelp doctor``: check a probed environment component by component.
 
-Input: a :class:`~tfhelp.assistant.probe.ProbeResult`. Output: a :class:`DoctorReport`, one
+Input: a :class:`~tfhelp.assistant.environment.probe.ProbeResult`. Output: a :class:`DoctorReport`, one
 :class:`Check` per component (platform, Python, TensorFlow, Keras, NumPy, protobuf, other pinned
 dependencies, CPU, NVIDIA driver and GPUs, CUDA libraries, environment variables, the probe's own
 health, and with ``--deep`` a real ``import tensorflow``). Each problem names the rule id from
@@ -14,7 +14,7 @@ Two sources of version truth, used together:
   (TF 2.14 allows NumPy 2 and then fails to import with it) and the CUDA / driver / compute
   capability facts that no pin expresses.
 
-Nothing here prints; rendering lives in :mod:`tfhelp.assistant.render_doctor`.
+Nothing here prints; rendering lives in :mod:`tfhelp.assistant.render.doctor`.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Optional
 
-from tfhelp.assistant.probe import ProbeResult
+from tfhelp.assistant.environment.probe import ProbeResult
 
 OK, WARNING, ERROR, INFO, UNKNOWN = "ok", "warning", "error", "info", "unknown"
 _RANK = {OK: 0, INFO: 0, UNKNOWN: 1, WARNING: 2, ERROR: 3}
@@ -273,7 +273,7 @@ def pip_cmd(python: str, verb: str, *reqs: str, platform: Optional[str] = None) 
     """A copy-paste pip command for the target interpreter, quoted for the target's shell."""
     argv = [python, "-m", "pip", verb] + (["-y"] if verb == "uninstall" else []) + list(reqs)
     try:
-        from tfhelp.assistant.commandline import quote
+        from tfhelp.assistant.fixes.argv import quote
         return quote(argv, platform)
     except ImportError:  # pragma: no cover - commandline is part of the same package
         return " ".join(shlex.quote(a) for a in argv)
@@ -1036,7 +1036,7 @@ def run_doctor(target_python: Optional[str] = None, deep: bool = False, timeout:
     """Probe, then check. With ``deep``, the real ``import tensorflow`` output is diagnosed too."""
     import time
 
-    from tfhelp.assistant.probe import probe as run_probe
+    from tfhelp.assistant.environment.probe import probe as run_probe
     t0 = time.monotonic()
     pr = run_probe(target_python, deep=deep, timeout=timeout)
     deep_info = None
@@ -1046,7 +1046,7 @@ def run_doctor(target_python: Optional[str] = None, deep: bool = False, timeout:
         if r is not None and not r.ok:
             text = (r.stderr_tail or "") + "\n" + (r.error or "")
             if r.signal:
-                from tfhelp.assistant.gpu_test import shell_signal_line
+                from tfhelp.assistant.environment.gpu_test import shell_signal_line
                 text += "\n" + shell_signal_line(r.signal)
             deep_info["diagnoses"] = diagnose_text(text, pr)
     return diagnose(pr, compat=compat, seconds=time.monotonic() - t0, deep=deep_info)

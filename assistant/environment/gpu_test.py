@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from tfhelp.assistant.probe import MARKER, ProbeResult, crash_signal, parse_marker, probe, run_process, run_subprobe
+from tfhelp.assistant.environment.probe import MARKER, ProbeResult, crash_signal, parse_marker, probe, run_process, run_subprobe
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
@@ -139,7 +139,7 @@ sys.exit(0 if out["close"] and out["on_cpu"] else 4)
 def shell_signal_line(sig: str) -> str:
     """What a shell prints for a child killed by ``sig`` (rules match on these lines)."""
     try:
-        from tfhelp.assistant.runner import SHELL_SIGNAL_MESSAGES
+        from tfhelp.assistant.frontends.runner import SHELL_SIGNAL_MESSAGES
     except Exception:
         SHELL_SIGNAL_MESSAGES = {"SIGSEGV": "Segmentation fault", "SIGILL": "Illegal instruction",
                                  "SIGABRT": "Aborted", "SIGBUS": "Bus error", "SIGKILL": "Killed"}
@@ -273,7 +273,7 @@ class Ladder:
             text = r.output or r.reason
             if r.signal:
                 text += "\n" + shell_signal_line(r.signal)
-            from tfhelp.assistant.doctor import diagnose_text
+            from tfhelp.assistant.environment.doctor import diagnose_text
             r.diagnoses = diagnose_text(text, self.base)
         return r
 
@@ -313,7 +313,7 @@ class Ladder:
             return RungResult(rung.id, rung.title, rung.kind, FAILED, f"libcuda cannot be loaded: {d.get('error')}",
                               sub.seconds, output=d.get("error") or "", details=d)
         if d.get("cuInit") != 0:
-            from tfhelp.assistant.doctor import CU_ERRORS
+            from tfhelp.assistant.environment.doctor import CU_ERRORS
             name = d.get("cuInit_error") or CU_ERRORS.get(d.get("cuInit"), (f"error {d.get('cuInit')}",))[0]
             return RungResult(rung.id, rung.title, rung.kind, FAILED, f"cuInit(0) returned {d.get('cuInit')} ({name})",
                               sub.seconds, output=f"failed call to cuInit: {name}", details=d)
@@ -348,7 +348,7 @@ class Ladder:
                 "cublas": (tb.get("cuda_version") or "").split(".")[0],
                 "cudnn": (tb.get("cudnn_version") or "").split(".")[0]}
         missing, found = [], []
-        from tfhelp.assistant.doctor import _soname_major
+        from tfhelp.assistant.environment.doctor import _soname_major
         for fam, major in need.items():
             copies = (libs.get(fam) or {}).get("copies") or []
             majors = {(c.get("version") or "").split(".")[0] or _soname_major(c.get("name")) for c in copies}
@@ -415,7 +415,7 @@ class Ladder:
 
 def run_ladder(target_python: Optional[str] = None, timeout: Optional[float] = None, diagnose: bool = True,
                on_rung=None) -> LadderResult:
-    from tfhelp.assistant.probe import resolve_target_python
+    from tfhelp.assistant.environment.probe import resolve_target_python
     return Ladder(resolve_target_python(target_python), timeout=timeout, diagnose=diagnose,
                   on_rung=on_rung).run()
 

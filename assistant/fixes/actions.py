@@ -145,7 +145,7 @@ def _env_value(value) -> str:
 
 def pip_argv(python: str, verb: str, args, pip_args=()) -> list:
     """argv that runs pip in the target interpreter, unattended (see commandline.pip_command)."""
-    from tfhelp.assistant.commandline import pip_command
+    from tfhelp.assistant.fixes.argv import pip_command
 
     return pip_command(python, verb, args, pip_args, batch=True)
 
@@ -635,9 +635,9 @@ def run_verify(planned: PlannedStep, ctx: ApplyContext, extra_env: Optional[dict
 
 
 def _verify_gpu(ctx: ApplyContext, extra_env: Optional[dict]) -> VerifyResult:
-    """The GPU test ladder (``tfhelp.assistant.gpu_test``): passes when every GPU rung passed."""
+    """The GPU test ladder (``tfhelp.assistant.environment.gpu_test``): passes when every GPU rung passed."""
     try:
-        from tfhelp.assistant import gpu_test
+        from tfhelp.assistant.environment import gpu_test
     except ImportError:
         return VerifyResult("skipped", "the GPU test ladder is not available in this build", check="gpu")
     saved = {}

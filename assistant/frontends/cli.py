@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        mod = importlib.import_module(f"tfhelp.assistant.commands.{name}")
+        mod = importlib.import_module(f"tfhelp.assistant.frontends.commands.{name}")
         sp = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.register(sp)
         _common(sp, suppress=True)
@@ -86,16 +86,16 @@ def main(argv: list, ctx) -> int:
         if getattr(args, "_module", None) is not None:
             return int(args._module.run(args, ctx) or 0)
         if args.from_log:
-            mod = importlib.import_module("tfhelp.assistant.commands.log")
+            mod = importlib.import_module("tfhelp.assistant.frontends.commands.log")
             args.file = args.from_log
             return int(mod.run(args, ctx) or 0)
         if not ctx.stdin_isatty or not ctx.stdout_isatty:
             if ctx.stdin_isatty:
                 ctx.stderr.write("tfhelp: paste the error text, then press Ctrl-D (Ctrl-Z Enter on Windows)\n")
-            mod = importlib.import_module("tfhelp.assistant.commands.diagnose")
+            mod = importlib.import_module("tfhelp.assistant.frontends.commands.diagnose")
             args.file = "-"
             return int(mod.run(args, ctx) or 0)
-        from tfhelp.assistant import repl
+        from tfhelp.assistant.frontends import repl
 
         return int(repl.main(ctx) or 0)
     except UsageError as exc:

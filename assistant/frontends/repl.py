@@ -58,7 +58,7 @@ HISTORY_MAX_ENTRY = 4000
 
 
 def _safe(s) -> str:
-    from tfhelp.assistant.render import safe
+    from tfhelp.assistant.render.diagnosis import safe
 
     return safe(s)
 
@@ -73,7 +73,7 @@ def sanitize_rule_id(name: str) -> str:
 class Session:
     def __init__(self, ctx, console, *, ask: Optional[Callable[[str], bool]] = None,
                  python: Optional[str] = None, probe: bool = True, env=None, journal=None):
-        from tfhelp.assistant.commands.fix import target_python
+        from tfhelp.assistant.frontends.commands.fix import target_python
 
         self.ctx = ctx
         self.console = console
@@ -103,7 +103,7 @@ class Session:
         return self._journal
 
     def start_probe(self) -> None:
-        from tfhelp.assistant.commands.fix import target_environment
+        from tfhelp.assistant.frontends.commands.fix import target_environment
 
         self._probe_gen += 1
         gen, python = self._probe_gen, self.python
@@ -203,12 +203,12 @@ class Session:
         return Engine(self.ctx.ruleset())
 
     def _failed_before(self):
-        from tfhelp.assistant.commands.fix import failed_before_fn
+        from tfhelp.assistant.frontends.commands.fix import failed_before_fn
 
         return failed_before_fn(self.python, self.journal)
 
     def diagnose(self, text: str, *, from_run: bool = False) -> None:
-        from tfhelp.assistant.render import render_report
+        from tfhelp.assistant.render.diagnosis import render_report
 
         self.wait_probe(3.0)   # the versions pick the fix; don't wait long for them
         self.last_input = text
@@ -239,7 +239,7 @@ class Session:
         return self.report.diagnoses[0]
 
     def cmd_why(self, arg: str) -> None:
-        from tfhelp.assistant.render import render_report
+        from tfhelp.assistant.render.diagnosis import render_report
 
         d = self._current()
         if d is None:
@@ -249,7 +249,7 @@ class Session:
         render_report(one, self.console, python=self.python, verbose=True, max_diagnoses=1)
 
     def cmd_alt(self, arg: str) -> None:
-        from tfhelp.assistant.render import render_report
+        from tfhelp.assistant.render.diagnosis import render_report
 
         d = self._current()
         if d is None:
@@ -269,14 +269,14 @@ class Session:
 
     # --- fixes ------------------------------------------------------------------------------------
     def _apply_context(self, code_file=None):
-        from tfhelp.assistant.commands.fix import make_apply_context
+        from tfhelp.assistant.frontends.commands.fix import make_apply_context
 
         return make_apply_context(self.python, session_env=self.child_env, code_file=code_file,
                                   script=self.last_script, progress=lambda s: self.say(s, "dim"))
 
     def cmd_fix(self, arg: str) -> None:
         from tfhelp.assistant.fixes.plan import apply_plan, build_plan
-        from tfhelp.assistant.render_fix import render_outcome, render_plan
+        from tfhelp.assistant.render.fix import render_outcome, render_plan
 
         d = self._current()
         if d is None:
@@ -322,7 +322,7 @@ class Session:
 
     def cmd_undo(self, arg: str) -> None:
         from tfhelp.assistant.fixes.plan import undo_last
-        from tfhelp.assistant.render_fix import render_undo
+        from tfhelp.assistant.render.fix import render_undo
 
         entry = self.journal.last_undoable(self.python)
         if entry is None:
@@ -343,7 +343,7 @@ class Session:
             self.start_probe()
 
     def cmd_history(self, arg: str) -> None:
-        from tfhelp.assistant.render_fix import render_history
+        from tfhelp.assistant.render.fix import render_history
 
         entries = self.journal.entries(self.python)[-10:]
         render_history(entries, self.console, self.journal.problems)
@@ -378,12 +378,12 @@ class Session:
                                    width=self.console.width, color=self.console.color_system is not None)
 
     def _cli(self, argv: list) -> int:
-        from tfhelp.assistant import cli
+        from tfhelp.assistant.frontends import cli
 
         return cli.main(argv, self._sub_ctx())
 
     def cmd_doctor(self, arg: str) -> None:
-        from tfhelp.assistant import cli
+        from tfhelp.assistant.frontends import cli
 
         if "doctor" not in cli.COMMANDS:
             self.say("The doctor is not part of this build.", "yellow")
@@ -391,14 +391,14 @@ class Session:
         self._cli(["doctor", "--python", self.python])
 
     def cmd_gpu(self, arg: str) -> None:
-        from tfhelp.assistant import cli
+        from tfhelp.assistant.frontends import cli
 
         for name in ("gpu_test", "gpu-test"):
             if name in cli.COMMANDS:
                 self._cli(["gpu-test", "--python", self.python])
                 return
         try:
-            from tfhelp.assistant import gpu_test
+            from tfhelp.assistant.environment import gpu_test
         except ImportError:
             self.say("The GPU test ladder is not part of this build.", "yellow")
             return
@@ -471,7 +471,7 @@ class Session:
             if not rep.abstained:
                 self.say("Its output still mentions known issues:", "bold")
                 self.last_input, self.report = text, rep
-                from tfhelp.assistant.render import render_report
+                from tfhelp.assistant.render.diagnosis import render_report
 
                 render_report(rep, self.console, python=self.python, max_diagnoses=3)
             return
@@ -495,7 +495,7 @@ class Session:
             report, stats = scan_file(fh, self.ctx.ruleset(), env=self.env)
         finally:
             fh.close()
-        from tfhelp.assistant.render_scan import render_scan
+        from tfhelp.assistant.render.scan import render_scan
 
         render_scan(report, stats, self.console, path=path, python=self.python)
         self.report, self.last_input = report, None

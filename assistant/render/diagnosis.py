@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from tfhelp.assistant.commandline import env_lines, pip_argv, quote
+from tfhelp.assistant.fixes.argv import env_lines, pip_argv, quote
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 SEVERITY_STYLE = {"fatal": ("✗", "bold red"), "degraded": ("!", "bold yellow"),

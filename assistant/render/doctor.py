@@ -14,7 +14,7 @@ from typing import Optional
 
 from rich.text import Text
 
-from tfhelp.assistant.doctor import DoctorReport
+from tfhelp.assistant.environment.doctor import DoctorReport
 
 SYMBOLS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "bold red"),
            "info": ("·", "cyan"), "unknown": ("?", "dim")}

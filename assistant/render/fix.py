@@ -11,7 +11,7 @@ from rich.text import Text
 
 
 def _safe(s) -> str:
-    from tfhelp.assistant.render import safe
+    from tfhelp.assistant.render.diagnosis import safe
 
     return safe(s)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tfhelp.assistant.gpu_test import FAILED, PASSED, RUNGS, SKIPPED, LadderResult, RungResult
-from tfhelp.assistant.render_doctor import _unicode_ok, safe
+from tfhelp.assistant.environment.gpu_test import FAILED, PASSED, RUNGS, SKIPPED, LadderResult, RungResult
+from tfhelp.assistant.render.doctor import _unicode_ok, safe
 
 MARKS = {PASSED: ("✓", "green"), FAILED: ("✗", "bold red"), SKIPPED: ("-", "yellow")}
 ASCII = {PASSED: "+", FAILED: "x", SKIPPED: "-"}

@@ -1,15 +1,15 @@
-"""Terminal rendering of a :class:`tfhelp.assistant.planner.Plan`.
+"""Terminal rendering of a :class:`tfhelp.assistant.environment.planner.Plan`.
 
 Every string is data, never markup: the console comes from ``Context.console()`` (markup off) and
-each value passes through :func:`tfhelp.assistant.render.safe`, so a hostile ``--python`` path or
+each value passes through :func:`tfhelp.assistant.render.diagnosis.safe`, so a hostile ``--python`` path or
 probe output cannot move the cursor or restyle the terminal.
 """
 from __future__ import annotations
 
 from rich.text import Text
 
-from tfhelp.assistant.commandline import quote
-from tfhelp.assistant.render import safe
+from tfhelp.assistant.fixes.argv import quote
+from tfhelp.assistant.render.diagnosis import safe
 
 ROUTE_TITLES = {
     "pip-and-cuda": "GPU, CUDA and cuDNN from pip (tensorflow[and-cuda])",

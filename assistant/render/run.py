@@ -28,7 +28,7 @@ def render_run_report(report, result, console, python: str = "python") -> None:
         mb = result.combined.total / (1 << 20)
         header.append(f"  (diagnosed the last part of {mb:.1f} MB of output)", style="dim")
     console.print(header)
-    from tfhelp.assistant.render import render_report
+    from tfhelp.assistant.render.diagnosis import render_report
     render_report(report, console, python=python)
 
 

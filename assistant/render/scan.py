@@ -10,7 +10,7 @@ def render_scan(report, stats, console, path: str = "-", python: str = "python",
                 verbose: bool = False, all_fixes: bool = False) -> None:
     from rich.text import Text
 
-    from tfhelp.assistant.render import render_report, safe
+    from tfhelp.assistant.render.diagnosis import render_report, safe
 
     name = "standard input" if path == "-" else path
     head = Text("Scanned ", style="bold")

@@ -20,7 +20,7 @@ def register(parser) -> None:
 
 def read_input(path: str, ctx) -> bytes:
     """Read at most MAX_PASTE+1 bytes; clear UsageError for anything unreadable."""
-    from tfhelp.assistant.cli import UsageError
+    from tfhelp.assistant.frontends.cli import UsageError
 
     if path == "-":
         try:
@@ -43,7 +43,7 @@ def read_input(path: str, ctx) -> bytes:
 def probe_environment(ctx):
     """The target's environment via the probe, or None when the probe isn't available/failed."""
     try:
-        from tfhelp.assistant import probe
+        from tfhelp.assistant.environment import probe
     except ImportError:
         return None
     try:
@@ -64,7 +64,7 @@ def _as_log(path: str, head: bytes, args, ctx) -> int:
     """More than a paste: stream it through the log scanner (bounded memory), head first."""
     import io
 
-    from tfhelp.assistant.commands import log
+    from tfhelp.assistant.frontends.commands import log
 
     ctx.stderr.write(f"tfhelp: input larger than {MAX_PASTE // (1024 * 1024)} MB: scanning it as a log\n")
     if path == "-":
@@ -101,7 +101,7 @@ def run(args, ctx) -> int:
     failed_before = None
     if env is not None:  # rank down fixes that already failed in this environment (journal)
         try:
-            from tfhelp.assistant.commands.fix import failed_before_fn
+            from tfhelp.assistant.frontends.commands.fix import failed_before_fn
 
             failed_before = failed_before_fn(ctx.default_python())
         except Exception:  # noqa: BLE001 - an unreadable journal must not stop diagnosis
@@ -112,7 +112,7 @@ def run(args, ctx) -> int:
     if getattr(args, "json", False):
         ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
         return 0
-    from tfhelp.assistant.render import render_report
+    from tfhelp.assistant.render.diagnosis import render_report
 
     python = ctx.default_python() if ctx.target_python or env is not None else "python"
     render_report(report, ctx.console(), python=python, verbose=getattr(args, "verbose", False),

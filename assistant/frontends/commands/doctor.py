@@ -21,7 +21,7 @@ def register(parser) -> None:
 def run(args, ctx) -> int:
     import json
 
-    from tfhelp.assistant.doctor import run_doctor
+    from tfhelp.assistant.environment.doctor import run_doctor
 
     target = ctx.default_python()
     report = run_doctor(target, deep=bool(getattr(args, "deep", False)), timeout=getattr(args, "timeout", None))
@@ -29,11 +29,11 @@ def run(args, ctx) -> int:
         ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False, default=str) + "\n")
         return 0
     if getattr(args, "report", False):
-        from tfhelp.assistant.render_doctor import doctor_markdown, fixes_tried_from_journal
+        from tfhelp.assistant.render.doctor import doctor_markdown, fixes_tried_from_journal
 
         ctx.stdout.write(doctor_markdown(report, fixes_tried=fixes_tried_from_journal(target)))
         return 0
-    from tfhelp.assistant.render_doctor import render_doctor
+    from tfhelp.assistant.render.doctor import render_doctor
 
     console = ctx.console() if hasattr(ctx, "console") else None
     if console is None:  # pragma: no cover - Context always has console()

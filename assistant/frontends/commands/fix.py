@@ -43,7 +43,7 @@ def target_python(ctx) -> str:
 def target_environment(python: str):
     """The target's Environment: the probe's packages/basic sub-probes, else ``pip list``."""
     try:
-        from tfhelp.assistant import probe
+        from tfhelp.assistant.environment import probe
 
         env = probe.probe(python, only=["basic", "packages"]).to_environment()
         if env.packages:
@@ -95,10 +95,10 @@ def _ask(ctx, question: str) -> bool:
 
 
 def run(args, ctx) -> int:
-    from tfhelp.assistant.cli import EXIT_FAIL, UsageError
+    from tfhelp.assistant.frontends.cli import EXIT_FAIL, UsageError
     from tfhelp.assistant.fixes.journal import Journal
     from tfhelp.assistant.fixes.plan import apply_plan, build_plan
-    from tfhelp.assistant.render_fix import render_outcome, render_plan
+    from tfhelp.assistant.render.fix import render_outcome, render_plan
     from tfhelp.kb.engine import resolve_fixes
     from rich.text import Text
 
@@ -114,7 +114,7 @@ def run(args, ctx) -> int:
     failed_before = failed_before_fn(python, journal)
     fixes = None
     if getattr(args, "input", None):
-        from tfhelp.assistant.commands.diagnose import read_input
+        from tfhelp.assistant.frontends.commands.diagnose import read_input
         from tfhelp.kb.engine import Engine
 
         report = Engine(ctx.ruleset()).diagnose(read_input(args.input, ctx), env=env, failed_before=failed_before,

@@ -17,7 +17,7 @@ def register(parser) -> None:
 
 
 def run(args, ctx) -> int:
-    from tfhelp.assistant.gpu_test import ladder_json, run_ladder
+    from tfhelp.assistant.environment.gpu_test import ladder_json, run_ladder
 
     target = ctx.default_python()
     cpu_ok = bool(getattr(args, "cpu_ok", False))
@@ -25,8 +25,8 @@ def run(args, ctx) -> int:
         res = run_ladder(target, timeout=getattr(args, "timeout", None))
         ctx.stdout.write(ladder_json(res) + "\n")
         return res.exit_code(cpu_ok)
-    from tfhelp.assistant.render_doctor import _unicode_ok
-    from tfhelp.assistant.render_gpu_test import header, render_ladder, rung_text
+    from tfhelp.assistant.render.doctor import _unicode_ok
+    from tfhelp.assistant.render.gpu_test import header, render_ladder, rung_text
 
     console = ctx.console()
     u = _unicode_ok(console)

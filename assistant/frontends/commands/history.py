@@ -13,11 +13,11 @@ def register(parser) -> None:
 
 def run(args, ctx) -> int:
     from tfhelp.assistant.fixes.journal import Journal
-    from tfhelp.assistant.render_fix import history_json, render_history
+    from tfhelp.assistant.render.fix import history_json, render_history
 
     python = None
     if getattr(args, "python", None) or ctx.target_python:
-        from tfhelp.assistant.commands.fix import target_python
+        from tfhelp.assistant.frontends.commands.fix import target_python
 
         python = target_python(ctx)
     journal = Journal()

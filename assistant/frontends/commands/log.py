@@ -37,7 +37,7 @@ def run(args, ctx) -> int:
         ctx.stderr.write(f"tfhelp: {exc}\n")
         return 2
     ruleset = ctx.ruleset()
-    from tfhelp.assistant.commands.diagnose import probe_environment, warn_rule_problems
+    from tfhelp.assistant.frontends.commands.diagnose import probe_environment, warn_rule_problems
 
     warn_rule_problems(ruleset, ctx)
     env = probe_environment(ctx) if getattr(args, "probe", False) else None
@@ -70,7 +70,7 @@ def run(args, ctx) -> int:
                        "prefilter": stats.backend, "truncated": stats.truncated}
         ctx.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        from tfhelp.assistant.render_scan import render_scan
+        from tfhelp.assistant.render.scan import render_scan
 
         python = ctx.default_python() if ctx.target_python or env is not None else "python"
         render_scan(report, stats, ctx.console(), path=path, python=python,

@@ -65,7 +65,7 @@ def _python_version_of(interpreter: str):
 def _probe(interpreter: str):
     """(python, platform, driver, compute capability) from the probe; Nones when unavailable."""
     try:
-        from tfhelp.assistant import probe
+        from tfhelp.assistant.environment import probe
     except ImportError:
         return None, None, None, None
     try:
@@ -114,8 +114,8 @@ def gather_inputs(args, ctx) -> dict:
 
 
 def run(args, ctx) -> int:
-    from tfhelp.assistant.cli import UsageError
-    from tfhelp.assistant.planner import make_plan
+    from tfhelp.assistant.frontends.cli import UsageError
+    from tfhelp.assistant.environment.planner import make_plan
 
     inputs = gather_inputs(args, ctx)
     if not inputs["python"]:
@@ -127,7 +127,7 @@ def run(args, ctx) -> int:
     if getattr(args, "json", False):
         ctx.stdout.write(json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n")
     else:
-        from tfhelp.assistant.render_plan import render_plan
+        from tfhelp.assistant.render.plan import render_plan
 
         render_plan(plan, ctx.console())
     return 0 if plan.ok else 1

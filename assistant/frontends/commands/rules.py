@@ -53,7 +53,7 @@ def _under(path: str, roots: list) -> bool:
 
 
 def run(args, ctx) -> int:
-    from tfhelp.assistant.cli import UsageError
+    from tfhelp.assistant.frontends.cli import UsageError
 
     action = getattr(args, "rules_command", None)
     if action is None:

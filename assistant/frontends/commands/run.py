@@ -74,7 +74,7 @@ def _fd(ctx, name: str, default: int) -> int:
 
 
 def run(args, ctx) -> int:
-    from tfhelp.assistant import runner
+    from tfhelp.assistant.frontends import runner
 
     try:
         argv = build_argv(args, ctx)
@@ -158,7 +158,7 @@ def _diagnose_and_show(result, args, ctx) -> None:
 
         errs.write(json.dumps(_json_doc(report, result), indent=2, ensure_ascii=False) + "\n")
         return
-    from tfhelp.assistant.render_run import render_run_report
+    from tfhelp.assistant.render.run import render_run_report
     render_run_report(report, result, _stderr_console(ctx), python=result.argv[0] if _is_python(result.argv) else "python")
 
 
@@ -171,7 +171,7 @@ def _summary(result, ctx) -> None:
         report = _diagnose(result.captured_text(), ctx)
     except Exception:
         return
-    from tfhelp.assistant.render_run import summary_line
+    from tfhelp.assistant.render.run import summary_line
     line = summary_line(report)
     if line:
         print(line, file=_err_text(ctx))

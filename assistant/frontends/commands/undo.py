@@ -18,11 +18,11 @@ def register(parser) -> None:
 def run(args, ctx) -> int:
     from rich.text import Text
 
-    from tfhelp.assistant.cli import EXIT_FAIL
-    from tfhelp.assistant.commands.fix import _ask, make_apply_context, target_python
+    from tfhelp.assistant.frontends.cli import EXIT_FAIL
+    from tfhelp.assistant.frontends.commands.fix import _ask, make_apply_context, target_python
     from tfhelp.assistant.fixes.journal import Journal
     from tfhelp.assistant.fixes.plan import undo_last
-    from tfhelp.assistant.render_fix import history_json, render_undo
+    from tfhelp.assistant.render.fix import history_json, render_undo
 
     as_json = getattr(args, "json", False)
     python = target_python(ctx)

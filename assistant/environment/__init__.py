@@ -1,0 +1,1 @@
+"""The target environment: probe (subprocess, never importing TensorFlow here), doctor checks, GPU ladder, install planner."""

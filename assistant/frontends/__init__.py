@@ -1,0 +1,1 @@
+"""Front ends over the library: the argparse CLI and its subcommands, the REPL, the script runner."""
