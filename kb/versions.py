@@ -1,4 +1,5 @@
-"""PEP 440 specifier checks, fast for the common case.
+"""Version helpers, the one home for them: PEP 440 specifier checks (fast for the common case),
+tolerant parsing and the small comparisons the doctor and the planner need.
 
 Every diagnosis with a known environment evaluates a few specifiers. ``packaging`` gets them
 right in every corner (pre-releases, local versions, epochs) but costs ~25 ms to import, more
@@ -72,8 +73,15 @@ def _fast(spec: str, version: str) -> Optional[bool]:
     return result
 
 
-def spec_contains(spec: str, version: str) -> Optional[bool]:
-    """Does ``version`` satisfy ``spec``? None when either is not valid PEP 440."""
+def spec_contains(spec, version) -> Optional[bool]:
+    """Does ``version`` satisfy ``spec``? None when either is missing or not valid PEP 440.
+
+    ``spec`` may be a string or anything with a ``spec`` / ``specifier`` attribute (a compat
+    model entry, a packaging SpecifierSet)."""
+    spec = spec_str(spec)
+    if not spec or version is None:
+        return None
+    version = str(version)
     fast = _fast(spec, version)
     if fast is not None:
         return fast
@@ -84,3 +92,63 @@ def spec_contains(spec: str, version: str) -> Optional[bool]:
         return SpecifierSet(spec).contains(Version(version), prereleases=True)
     except (InvalidSpecifier, InvalidVersion):
         return None
+
+
+def spec_str(spec) -> Optional[str]:
+    """A specifier as a plain string ("" and None both give None)."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return spec.strip() or None
+    for attr in ("spec", "specifier"):
+        if hasattr(spec, attr):
+            return str(getattr(spec, attr)) or None
+    return str(spec) or None
+
+
+def parse(s):
+    """``packaging.version.Version`` for ``s``, or None when it is missing or not PEP 440."""
+    if s is None:
+        return None
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(str(s))
+    except InvalidVersion:
+        return None
+
+
+def major_minor(version) -> Optional[tuple]:
+    """(major, minor) of a version string, or None."""
+    v = parse(version)
+    return (v.major, v.minor) if v is not None else None
+
+
+def _bounds(spec: str):
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        clauses = list(SpecifierSet(spec))
+    except InvalidSpecifier:
+        return []
+    out = []
+    for c in clauses:
+        bound = parse(c.version.rstrip(".*"))
+        if bound is not None:
+            out.append((c.operator, bound))
+    return out
+
+
+def below_lower_bound(spec: str, version) -> bool:
+    """True when ``version`` is below a ``>=`` / ``>`` / ``~=`` / ``==`` bound of ``spec``
+    (too old, as opposed to too new)."""
+    v = parse(version)
+    if v is None:
+        return False
+    return any(op in (">=", ">", "~=", "==") and v < bound for op, bound in _bounds(spec))
+
+
+def lower_bound_major(spec: str) -> int:
+    """The highest major version among ``spec``'s lower bounds (0 when it has none)."""
+    majors = [bound.major for op, bound in _bounds(spec) if op in (">=", ">", "~=", "==")]
+    return max(majors) if majors else 0

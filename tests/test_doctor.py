@@ -237,7 +237,7 @@ def test_doctor_command_text_and_report():
     code, md, _ = _cli(["doctor", "--report", "--python", sys.executable])
     assert code == 0 and md.startswith("<details>")
     code, _, err = _cli(["doctor", "--python", "/nonexistent/python"])
-    assert code == 2 and "no Python interpreter" in err
+    assert code == 3 and "no Python interpreter" in err  # doctor: target unusable
 
 
 def _variant(**pk):

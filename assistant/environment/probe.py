@@ -198,8 +198,11 @@ def run_subprobe(name: str, python: str, timeout: float, script: Optional[Path] 
                               error=msg[:500], stderr_tail=tail)
     if not payload.get("ok"):
         err = payload.get("error") or "probe failed"
+        # what the target printed to stderr before failing (NumPy's ABI banner, loader warnings) is
+        # evidence too: keep it ahead of the traceback
+        both = (tail.rstrip() + "\n" if tail.strip() else "") + (payload.get("traceback") or "")
         return SubprobeResult(name, "error", outcome.seconds, python, returncode=outcome.returncode,
-                              error=err, stderr_tail=(payload.get("traceback") or tail)[-4000:])
+                              error=err, stderr_tail=both[-4000:])
     return SubprobeResult(name, "ok", outcome.seconds, python, data=payload.get("data") or {},
                           returncode=outcome.returncode, stderr_tail=tail)
 

@@ -81,7 +81,13 @@ def doctor_lines(report: DoctorReport, verbose: bool = False, unicode_ok: bool =
     n_err = sum(1 for _, p in report.problems if p.severity == "error")
     n_warn = sum(1 for _, p in report.problems if p.severity != "error")
     t = Text()
-    if not n_err and not n_warn:
+    failure = report.probe_failure
+    if failure is not None:
+        kind, _, why = failure.partition(": ")
+        t.append(f"{sym('error')} Could not check this interpreter: {safe(why)}.", style="bold red")
+        t.append(f" (exit status {report.exit_status}: target "
+                 + ("unusable" if kind == "unusable" else "probe failed") + ")", style="dim")
+    elif not n_err and not n_warn:
         t.append(f"{sym('ok')} No problems found.", style="green")
     else:
         t.append(f"{sym('error' if n_err else 'warning')} {n_err} error(s), {n_warn} warning(s).",
@@ -159,6 +165,8 @@ def doctor_markdown(report: DoctorReport, fixes_tried: Optional[list] = None, re
         lines.append(f"| {sym} | {_md_escape_cell(c.title)} | {_md_escape_cell(c.found)} |")
     lines.append("")
     probs = report.problems
+    if report.probe_failure:
+        lines += [f"**Probe failed**: {safe(report.probe_failure)}", ""]
     lines.append("**Problems**" if probs else "**Problems:** none found")
     for c, pr in probs:
         rule = f" `{pr.rule}`" if pr.rule else ""

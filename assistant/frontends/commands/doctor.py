@@ -5,12 +5,18 @@ NAME = "doctor"
 HELP = "check the target interpreter's TensorFlow / Keras / NumPy / CUDA / driver setup"
 DESCRIPTION = ("Probe the target interpreter (--python; default: python on PATH) in subprocesses, never "
                "importing TensorFlow into tfhelp, and check the combination against the compatibility "
-               "model. Problems name the rule id and a fix. JSON schema: docs/doctor-json.md.")
+               "model. When TensorFlow is installed, a real `import tensorflow` runs in its own subprocess "
+               "(--quick skips it). Problems name the rule id and a fix. JSON schema: docs/doctor-json.md.")
+EPILOG = ("exit status: 0 healthy (warnings allowed), 1 errors found, 3 target interpreter unusable "
+          "(missing, not executable, not a program), 4 probe failed (the target hung, crashed or printed "
+          "something that is not a probe answer), 130 interrupted.")
 
 
 def register(parser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="skip the real `import tensorflow` (static checks of files and metadata only)")
     parser.add_argument("--deep", action="store_true",
-                        help="also run a real `import tensorflow` in a subprocess and diagnose its output")
+                        help="kept for scripts: the import check now runs by default")
     parser.add_argument("--report", action="store_true",
                         help="print a Markdown block for a GitHub issue (home folder and user name redacted)")
     parser.add_argument("--timeout", type=float, default=None, metavar="S",
@@ -21,23 +27,25 @@ def register(parser) -> None:
 def run(args, ctx) -> int:
     import json
 
-    from tfhelp.assistant.environment.doctor import run_doctor
+    from tfhelp.assistant.environment.doctor import EXIT_UNUSABLE, run_doctor
+    from tfhelp.assistant.frontends.cli import UsageError
 
-    target = ctx.default_python()
-    report = run_doctor(target, deep=bool(getattr(args, "deep", False)), timeout=getattr(args, "timeout", None))
+    try:
+        target = ctx.default_python()
+    except UsageError as exc:  # --python names nothing runnable: the target is unusable, not a usage error
+        ctx.stderr.write(f"tfhelp doctor: {exc}\n")
+        return EXIT_UNUSABLE
+    report = run_doctor(target, deep=bool(getattr(args, "deep", False)), timeout=getattr(args, "timeout", None),
+                        import_tf=not getattr(args, "quick", False))
     if getattr(args, "json", False):
         ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False, default=str) + "\n")
-        return 0
+        return report.exit_status
     if getattr(args, "report", False):
         from tfhelp.assistant.render.doctor import doctor_markdown, fixes_tried_from_journal
 
         ctx.stdout.write(doctor_markdown(report, fixes_tried=fixes_tried_from_journal(target)))
-        return 0
+        return report.exit_status
     from tfhelp.assistant.render.doctor import render_doctor
 
-    console = ctx.console() if hasattr(ctx, "console") else None
-    if console is None:  # pragma: no cover - Context always has console()
-        from rich.console import Console
-        console = Console(file=ctx.stdout, markup=False, highlight=False)
-    render_doctor(report, console, verbose=bool(getattr(args, "verbose", False)))
-    return 0
+    render_doctor(report, ctx.console(), verbose=bool(getattr(args, "verbose", False)))
+    return report.exit_status

@@ -111,10 +111,20 @@ def run(args, ctx) -> int:
     return result.exit_status
 
 
-def _diagnose(text: bytes, ctx):
+def _diagnose(text: bytes, ctx, python=None):
+    """Diagnose the kept output; with ``python`` (the child's interpreter) its packages are probed
+    so fixes are ordered for that environment, exactly as diagnose / doctor / fix order them."""
     from tfhelp.kb.engine import Engine
 
-    return Engine(ctx.ruleset()).diagnose(text, None)
+    env = None
+    if python:
+        try:
+            from tfhelp.assistant.frontends.commands.fix import target_environment
+
+            env = target_environment(python)
+        except Exception:  # noqa: BLE001 - a broken interpreter must not hide the diagnosis
+            env = None
+    return Engine(ctx.ruleset()).diagnose(text, env)
 
 
 def _json_doc(report, result) -> dict:
@@ -146,7 +156,7 @@ def _stderr_console(ctx):
 def _diagnose_and_show(result, args, ctx) -> None:
     errs = _err_text(ctx)
     try:
-        report = _diagnose(result.captured_text(), ctx)
+        report = _diagnose(result.captured_text(), ctx, result.argv[0] if _is_python(result.argv) else None)
     except Exception as exc:  # the child's status matters more than our diagnosis
         print(f"tfhelp run: could not diagnose the output: {type(exc).__name__}: {exc}", file=errs)
         return
