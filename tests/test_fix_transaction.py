@@ -163,7 +163,8 @@ def test_journal_survives_a_crash_between_steps_and_undo_restores(target, journa
     assert pip_list(target) == before
 
 
-def test_undo_leaves_a_package_the_user_changed_later_alone(target, journal):
+def test_undo_refuses_when_the_user_changed_a_package_later_unless_forced(target, journal):
+    before = pip_list(target)
     c = ApplyContext(python=target, pip_args=PIP_ARGS)
     out = apply_plan(build_plan({"title": "t", "steps": [{"action": "pip_install", "packages": ["idna==3.7", "six==1.17.0"]}]},
                                 c), c, journal=journal)
@@ -171,9 +172,12 @@ def test_undo_leaves_a_package_the_user_changed_later_alone(target, journal):
     subprocess.run([target, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PIP_ARGS, "six==1.15.0"],
                    check=True)
     r = undo_last(target, c, journal=journal)
-    assert not r["ok"] and any("six is now 1.15.0" in m for m in r["messages"])
-    assert pip_list(target)["six"] == "1.15.0"
-    assert "idna" not in pip_list(target)               # the unconflicted part was still undone
+    assert not r["ok"] and r["refused"] and r["drift"] == [{"what": "six", "after": "1.17.0", "now": "1.15.0"}]
+    assert "six: 1.17.0 after the fix, 1.15.0 now" in r["messages"]
+    assert pip_list(target)["six"] == "1.15.0" and pip_list(target)["idna"] == "3.7"   # nothing touched
+    assert journal.get(out.entry_id)["status"] == "applied"
+    r = undo_last(target, c, journal=journal, force=True)
+    assert r["ok"] and r["exact"] and pip_list(target) == before
 
 
 def test_snapshot_reads_exact_versions_and_installer(target):

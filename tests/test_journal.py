@@ -134,7 +134,7 @@ def test_a_second_process_cannot_change_the_same_interpreter(tmp_path):
         c = ApplyContext(python=py)
         plan = build_plan({"title": "m", "steps": [{"action": "manual", "text": "do it"}]}, c)
         out = apply_plan(plan, c, journal=j)
-        assert out.status == "not-run" and "another tfhelp process" in out.messages[0]
+        assert out.status == "locked" and "another tfhelp process" in out.messages[0]
         j.transaction_lock("/envs/other/bin/python").acquire(blocking=False).release()  # others unaffected
     finally:
         holder.kill()

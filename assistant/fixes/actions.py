@@ -347,13 +347,23 @@ def atomic_write_text(path: str, text: str) -> None:
         mode = os.stat(path).st_mode & 0o7777
     except OSError:
         pass
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if mode is not None:
-        os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)   # the user's file is the old one or the new one, never half of one
+    finally:
+        if os.path.exists(tmp):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+    from .journal import _fsync_dir
+
+    _fsync_dir(d)
 
 
 def sha256_text(text: Optional[str]) -> Optional[str]:
@@ -453,7 +463,8 @@ def undo_set_env(undo: dict, session_env: Optional[dict]) -> tuple:
         msgs, ok = [], True
         for b in undo.get("blocks", []):
             removed, msg = remove_block(b["file"], b["tag"])
-            ok = ok and removed
+            if not removed:  # gone already (removed by hand, or by an undo that died after it)
+                msg += ": nothing left to remove"
             msgs.append(msg)
         return ok, "; ".join(msgs)
     return True, ""

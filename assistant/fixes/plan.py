@@ -7,6 +7,13 @@ snapshots the environment into a journal entry, runs the steps one by one (re-sa
 after each), snapshots again, runs the verification and reports the outcome as it is. A failed
 step or verification is rolled back when asked (``rollback_on_failure`` or the ``ask_rollback``
 callback). ``undo_last`` restores the last applied fix of an interpreter, also in a later session.
+
+Transactions: one fix or undo per environment at a time (the journal's lock; a second process
+gets status ``locked`` and a message naming the holder). The entry is ``applying`` on disk before
+the first step runs, re-saved after each, and ``undoing`` while an undo runs, so a process killed
+at any point leaves an entry that the next start reports (``Journal.recover``) and undo can roll
+back. Undo refuses, with the difference, when the environment was changed by hand since the fix
+(``force`` overrides). A journal write that fails (full disk) stops the fix before the next step.
 """
 from __future__ import annotations
 
@@ -16,8 +23,8 @@ from typing import Callable, Optional
 
 from . import actions
 from .actions import ApplyContext
-from .journal import (Journal, LockBusy, diff_snapshots, restore_distributions,
-                      snapshot_distributions, versions)
+from .journal import (IN_FLIGHT, Journal, LockBusy, diff_snapshots, fault, fault_later,
+                      restore_distributions, snapshot_distributions, versions)
 
 
 @dataclass
@@ -84,7 +91,7 @@ def build_plan(fix: dict, ctx: ApplyContext, *, rule_id: Optional[str] = None,
 
 @dataclass
 class Outcome:
-    status: str                       # applied | failed | rolled-back | rollback-failed | interrupted | not-run
+    status: str                       # applied | failed | rolled-back | rollback-failed | interrupted | not-run | locked
     plan: Plan
     entry_id: Optional[str] = None
     steps: list = field(default_factory=list)          # StepResult
@@ -92,6 +99,7 @@ class Outcome:
     changes: Optional[dict] = None
     rollback: Optional[dict] = None
     messages: list = field(default_factory=list)
+    recovered: list = field(default_factory=list)      # half-done earlier fixes found (Journal.recover)
 
     @property
     def verified(self) -> str:
@@ -115,7 +123,8 @@ class Outcome:
                 "verified": self.verified, "plan": self.plan.to_json(),
                 "steps": [s.to_json() for s in self.steps],
                 "verification": [v.to_json() for v in self.verification],
-                "changes": self.changes, "rollback": self.rollback, "messages": list(self.messages)}
+                "changes": self.changes, "rollback": self.rollback, "messages": list(self.messages),
+                "recovered": list(self.recovered)}
 
 
 def _touched_env(plan: Plan, ctx: ApplyContext) -> dict:
@@ -155,13 +164,42 @@ def apply_plan(plan: Plan, ctx: ApplyContext, *, journal: Optional[Journal] = No
     lock = journal.transaction_lock(plan.python)
     try:
         lock.acquire(blocking=False)
-    except LockBusy:
-        out.messages.append("another tfhelp process is changing this interpreter right now; try again when it is done")
+    except LockBusy as exc:
+        out.status = "locked"
+        out.messages.append(exc.describe(plan.python))
+        return out
+    except OSError as exc:
+        out.messages.append(f"nothing changed: cannot create the lock file in {journal.root}: {exc}")
         return out
     try:
+        try:  # holding the lock: an entry of this env still in flight was left by a dead process
+            out.recovered = journal.recover(plan.python)
+        except OSError:
+            out.recovered = []
         return _apply_locked(plan, ctx, journal, out, rollback_on_failure, ask_rollback)
     finally:
         lock.release()
+
+
+def _save(journal: Journal, entry: dict, out: Outcome, what: str) -> bool:
+    """Save ``entry``; on failure (disk full, folder gone) note it in ``out`` and return False.
+    The previous version of the entry stays on disk (atomic write)."""
+    try:
+        journal.save(entry)
+        return True
+    except OSError as exc:
+        out.messages.append(f"could not write the journal {what} ({exc.strerror or exc}); "
+                            "the last entry written is still there")
+        return False
+
+
+def _run_step(s, ctx):
+    timer = fault_later(f"during-step:{s.index + 1}") if s.runs else None
+    try:
+        return actions.apply_step(s, ctx)
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _apply_locked(plan, ctx, journal, out, rollback_on_failure, ask_rollback) -> Outcome:
@@ -180,20 +218,33 @@ def _apply_locked(plan, ctx, journal, out, rollback_on_failure, ask_rollback) ->
     entry["snapshot"] = {"distributions": before, "env": _touched_env(plan, ctx),
                          "files": _touched_files(plan)}
     entry["status"] = "applying"
-    journal.save(entry)
+    if not _save(journal, entry, out, "before the first step"):
+        out.messages.append("nothing was changed: a fix is only applied once its snapshot is on disk")
+        return out
     out.entry_id = entry["id"]
+    fault("after-snapshot")
     failed = False
+    journal_ok = True
     try:
         for s in plan.steps:
+            n = s.index + 1
+            fault(f"before-step:{n}")
             if s.runs:
-                ctx.say(f"Step {s.index + 1}: {s.summary}")
-            res = actions.apply_step(s, ctx)
+                ctx.say(f"Step {n}: {s.summary}")
+            res = _run_step(s, ctx)
             out.steps.append(res)
             entry["steps"].append(res.to_json())
-            journal.save(entry)
+            fault(f"after-step:{n}")
+            if not _save(journal, entry, out, f"after step {n}"):
+                journal_ok = failed = True
+                out.messages.append(f"stopped after step {n}: what a step changes is only done once "
+                                    "the one before it is on record; free some space, then "
+                                    "`tfhelp undo` restores the snapshot")
+                break
+            fault(f"after-save:{n}")
             if not res.ok:
                 failed = True
-                out.messages.append(f"step {s.index + 1} failed: {res.message}")
+                out.messages.append(f"step {n} failed: {res.message}")
                 break
     except KeyboardInterrupt:
         entry["status"] = "interrupted"
@@ -209,7 +260,8 @@ def _apply_locked(plan, ctx, journal, out, rollback_on_failure, ask_rollback) ->
             out.messages.append(f"could not list packages after the fix: {exc}")
     if not failed:
         entry["status"] = out.status = "applied"
-        journal.save(entry)
+        fault("before-verify")
+        _save(journal, entry, out, "after the last step")
         extra = _extra_env(plan)
         try:
             for v in plan.verifies:
@@ -221,37 +273,50 @@ def _apply_locked(plan, ctx, journal, out, rollback_on_failure, ask_rollback) ->
     else:
         if entry["status"] != "interrupted":
             entry["status"] = out.status = "failed"
-    journal.save(entry)
+    fault("before-final-save")
+    journal_ok = _save(journal, entry, out, "at the end") and journal_ok
     if failed or out.verified == "failed":
         want = rollback_on_failure or (ask_rollback is not None and ask_rollback(out))
         if want:
             ctx.say("Rolling back ...")
+            entry["status"] = "undoing"
+            if not _save(journal, entry, out, "before rolling back"):
+                out.messages.append("not rolled back: the journal can't record it; `tfhelp undo` can, later")
+                entry["status"] = out.status
+                return out
             res = _reverse(entry, ctx, journal, force=False)
             out.rollback = res
             entry["rollback"] = res
             entry["status"] = out.status = "rolled-back" if res["ok"] else "rollback-failed"
-            journal.save(entry)
+            _save(journal, entry, out, "after rolling back")
     return out
 
 
-def _reverse(entry: dict, ctx: ApplyContext, journal: Journal, *, force: bool) -> dict:
+def _reverse(entry: dict, ctx: ApplyContext, journal: Journal, *, force: bool,
+             current: Optional[dict] = None) -> dict:
     """Undo what ``entry`` changed: packages back to the snapshot, env blocks removed, files restored."""
     python = entry["python"]
     msgs, ok, exact = [], True, None
     before = (entry.get("snapshot") or {}).get("distributions") or {}
     pip_steps = any(s.get("action") in ("pip_install", "pip_uninstall") for s in (entry.get("plan") or {}).get("steps", []))
     if before or pip_steps:
-        try:
-            current = snapshot_distributions(python, env=ctx.child_env())
-        except RuntimeError as exc:
-            return {"ok": False, "messages": [f"could not list packages: {exc}"], "exact": False}
+        if current is None:
+            try:
+                current = snapshot_distributions(python, env=ctx.child_env())
+            except RuntimeError as exc:
+                return {"ok": False, "messages": [f"could not list packages: {exc}"], "exact": False}
         changes = entry.get("changes")
         crashed = changes is None
         if crashed:  # crashed mid-way: everything that differs from the snapshot is the fix's doing
             changes = diff_snapshots(before, current)
         pip_args = tuple(ctx.pip_args) or tuple(entry.get("pip_args") or ())
-        res = restore_distributions(python, before, changes, current, pip_args=pip_args,
-                                    force=force or crashed, progress=ctx.progress, env=ctx.child_env())
+        timer = fault_later("during-undo")
+        try:
+            res = restore_distributions(python, before, changes, current, pip_args=pip_args,
+                                        force=force or crashed, progress=ctx.progress, env=ctx.child_env())
+        finally:
+            if timer is not None:
+                timer.cancel()
         ok = ok and res["ok"]
         msgs.extend(res["conflicts"] + res["notes"])
         if not res["ok"] and res["output"]:
@@ -286,27 +351,103 @@ def _reverse(entry: dict, ctx: ApplyContext, journal: Journal, *, force: bool) -
     return {"ok": ok, "exact": exact, "messages": msgs, "commands": restored_cmds}
 
 
+def env_drift(entry: dict, current: dict) -> list:
+    """What changed in the environment since ``entry``'s fix finished, by someone else: packages
+    whose version now is neither the one recorded after the fix nor the one from before it, and
+    files the fix edited that were edited again. ``[{"what", "after", "now"}]``; empty when
+    nothing changed, or when the fix never finished (no after-snapshot to compare with)."""
+    out = []
+    after = (entry.get("after") or {}).get("distributions")
+    if after is not None:
+        bv = versions((entry.get("snapshot") or {}).get("distributions") or {})
+        av, nv = versions(after), versions(current)
+        for k in sorted(set(av) | set(nv)):
+            if nv.get(k) != av.get(k) and nv.get(k) != bv.get(k):
+                out.append({"what": k, "after": av.get(k), "now": nv.get(k)})
+    for st in entry.get("steps") or []:
+        u = st.get("undo") or {}
+        if u.get("kind") == "file":
+            cur = actions._read_text(u["file"])
+            sha = actions.sha256_text(cur)
+            if sha not in (u.get("sha_after"), actions.sha256_text(u.get("content"))):
+                out.append({"what": u["file"], "kind": "file", "after": "as the fix left it",
+                            "now": "deleted" if cur is None else "edited"})
+    return out
+
+
+def drift_lines(drift: list) -> list:
+    return [f"{d['what']} was {d['now']} after the fix" if d.get("kind") == "file" else
+            f"{d['what']}: {d['after'] or 'not installed'} after the fix, {d['now'] or 'not installed'} now"
+            for d in drift]
+
+
 def undo_last(python: str, ctx: ApplyContext, *, journal: Optional[Journal] = None,
               force: bool = False, entry: Optional[dict] = None) -> dict:
     """Reverse the last applied (not yet undone) fix of ``python``.
 
-    Returns ``{"ok", "entry", "messages", "exact"}``; ``entry`` is None when there is nothing to undo."""
+    Returns ``{"ok", "entry", "messages", "exact"}``, plus ``"busy": True`` when another process
+    holds the environment's lock, and ``"refused": True`` with ``"drift"`` (see :func:`env_drift`)
+    when the environment changed since the fix and ``force`` is not set; ``entry`` is None when
+    there is nothing to undo. The entry is ``undoing`` on disk while the undo runs, so an undo that
+    dies half-way is found (``undo-interrupted``) and finished by the next one."""
+    from .journal import _now
+
     journal = journal or Journal()
     lock = journal.transaction_lock(python)
     try:
         lock.acquire(blocking=False)
-    except LockBusy:
-        return {"ok": False, "entry": None, "messages": ["another tfhelp process is changing this interpreter"]}
+    except LockBusy as exc:
+        return {"ok": False, "entry": None, "busy": True, "messages": [exc.describe(python)]}
+    except OSError as exc:
+        return {"ok": False, "entry": None, "messages": [f"cannot create the lock file in {journal.root}: {exc}"]}
     try:
+        try:
+            recovered = journal.recover(python)
+        except OSError:
+            recovered = []
+        if entry is not None:  # the caller's copy may predate recovery or another process's undo
+            fresh = journal.get(entry["id"])
+            entry = fresh if fresh is not None and fresh.get("status") != "undone" else None
         entry = entry or journal.last_undoable(python)
         if entry is None:
             return {"ok": True, "entry": None, "messages": ["nothing to undo for this interpreter"],
-                    "problems": journal.problems}
-        res = _reverse(entry, ctx, journal, force=force)
-        from .journal import _now
-        entry["undo"] = dict(res, when=_now())
-        entry["status"] = "undone" if res["ok"] else entry.get("status")
-        journal.save(entry)
-        return dict(res, entry=entry)
+                    "problems": journal.problems, "recovered": recovered}
+        status = entry.get("status")
+        half_done = status in ("applying", "interrupted", "undoing", "undo-interrupted", "rollback-failed")
+        current = None
+        before = (entry.get("snapshot") or {}).get("distributions") or {}
+        if before or entry.get("after"):
+            try:
+                current = snapshot_distributions(python, env=ctx.child_env())
+            except RuntimeError as exc:
+                return {"ok": False, "entry": entry, "exact": False, "recovered": recovered,
+                        "messages": [f"nothing was undone: could not list packages: {exc}"]}
+        drift = [] if status in ("undoing", "undo-interrupted", "rollback-failed") else env_drift(entry, current or {})
+        if drift and not force:
+            return {"ok": False, "entry": entry, "exact": False, "refused": True, "drift": drift,
+                    "recovered": recovered,
+                    "messages": ["the environment changed since this fix (by hand, or by another tool):",
+                                 *drift_lines(drift),
+                                 "nothing was undone: undo would put the versions from before the fix over "
+                                 "these changes. Run `tfhelp undo --force` to undo anyway."]}
+        prev = status if status not in IN_FLIGHT else IN_FLIGHT[status]
+        entry["undo"] = {"started": _now(), "from_status": prev, "force": bool(force)}
+        entry["status"] = "undoing"
+        try:
+            journal.save(entry)
+        except OSError as exc:
+            return {"ok": False, "entry": entry, "exact": False, "recovered": recovered,
+                    "messages": [f"nothing was undone: could not write the journal ({exc.strerror or exc})"]}
+        fault("undo-start")
+        res = _reverse(entry, ctx, journal, force=force or half_done, current=current)
+        fault("undo-after-restore")
+        entry["undo"] = dict(res, when=_now(), from_status=prev, force=bool(force))
+        entry["status"] = "undone" if res["ok"] else prev
+        try:
+            journal.save(entry)
+        except OSError as exc:
+            res["messages"].append(f"could not record the undo in the journal ({exc.strerror or exc}); "
+                                   "a later `tfhelp undo` finds the packages already back")
+        return dict(res, entry=entry, recovered=recovered, drift=drift)
     finally:
         lock.release()

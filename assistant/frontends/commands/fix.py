@@ -4,11 +4,20 @@ The fix is the one the engine chooses for the target's versions (``--fix N`` pic
 alternative; ``--list`` shows them). Before anything changes, the installed distributions are
 snapshotted into the journal; ``tfhelp undo`` restores them. A fix that already failed for this
 interpreter is ranked last and flagged.
+
+Exit status: 0 applied (and verified, when the rule names a check) or nothing to do; 1 the fix
+failed, could not be planned, or was not confirmed; 2 usage error; 75 (EX_TEMPFAIL) another
+tfhelp process is changing the same environment right now (nothing was changed: try again);
+130 interrupted. A fix a killed process left half-done is reported at the start, and
+``tfhelp undo`` rolls it back.
 """
 from __future__ import annotations
 
 import json
 import os
+
+#: another tfhelp process holds the environment's lock (sysexits.h EX_TEMPFAIL: try again later)
+EXIT_BUSY = 75
 
 NAME = "fix"
 HELP = "plan and apply a rule's fix to the target interpreter (snapshot, verify, undo)"
@@ -17,6 +26,9 @@ DESCRIPTION = ("Plan a rule's fix for the target interpreter, show the exact com
 
 
 def register(parser) -> None:
+    parser.epilog = ("Exit status: 0 applied (and verified); 1 failed or not applied; 2 usage error; "
+                     f"{EXIT_BUSY} another tfhelp process is changing this environment (nothing changed; "
+                     "try again); 130 interrupted.")
     parser.add_argument("rule_id", help="the rule whose fix to apply (see `tfhelp rules list`)")
     parser.add_argument("--fix", type=int, metavar="N", help="use fix alternative N (1-based; see --list)")
     parser.add_argument("--list", action="store_true", help="list the fix alternatives for the target and stop")
@@ -82,6 +94,21 @@ def make_apply_context(python: str, *, pip_args=(), session_env=None, code_file=
                         code_file=code_file, script=script, progress=progress)
 
 
+def report_recovered(journal, python, ctx, as_json: bool) -> list:
+    """Find fixes / undos a killed process left half-done for ``python`` and say so (stderr, so
+    ``--json`` output stays one document). Returns the notices (see ``Journal.recover``)."""
+    try:
+        notices = journal.recover(python)
+    except OSError as exc:
+        ctx.stderr.write(f"tfhelp: warning: cannot read the fix journal: {exc}\n")
+        return []
+    for n in notices:
+        ctx.stderr.write(f"tfhelp: warning: {n['message']}\n")
+    for p in journal.problems:
+        ctx.stderr.write(f"tfhelp: warning: {p}\n")
+    return notices
+
+
 def _ask(ctx, question: str) -> bool:
     if not ctx.stdin_isatty:
         return False
@@ -110,6 +137,7 @@ def run(args, ctx) -> int:
     if not os.path.exists(python):
         raise UsageError(f"no Python interpreter at {python}")
     journal = Journal()
+    report_recovered(journal, python, ctx, as_json)
     env = target_environment(python)
     failed_before = failed_before_fn(python, journal)
     fixes = None
@@ -190,6 +218,12 @@ def run(args, ctx) -> int:
     except KeyboardInterrupt:
         console.print(Text("Interrupted. `tfhelp undo` restores the snapshot.", style="yellow"))
         return 130
+    if out.status == "locked":
+        if as_json:
+            ctx.stdout.write(json.dumps({"plan": plan.to_json(), "outcome": out.to_json()}, indent=2) + "\n")
+        else:
+            ctx.stderr.write("tfhelp fix: " + out.messages[0] + "\n")
+        return EXIT_BUSY
     if as_json:
         ctx.stdout.write(json.dumps({"plan": plan.to_json(), "outcome": out.to_json()}, indent=2) + "\n")
     else:
