@@ -47,23 +47,34 @@ def _load_or_compile(hs, literals: list, cache_dir):
     for lit in literals:
         h.update(lit + b"\0")
     path = os.path.join(str(cache_dir), f"anchors-{h.hexdigest()[:24]}.hsdb")
-    try:
-        with open(path, "rb") as fh:
-            db = hs.loadb(fh.read(), hs.HS_MODE_BLOCK)
-        db.scratch = hs.Scratch(db)
-        return db
-    except Exception:
-        pass
+    from tfhelp.kb.cachefile import read_trusted, write_private
+
+    # A serialized database is parsed by native code: it is only handed over when the file is
+    # ours, nobody else can write it (tfhelp.kb.cachefile), and it carries this key and the
+    # SHA-256 of the database bytes (a truncated or corrupted file is a miss, not a crash).
+    key = h.digest()
+    blob = read_trusted(path, max_bytes=256 << 20)
+    if blob is not None and blob[:len(_HSDB_MAGIC)] == _HSDB_MAGIC:
+        head = len(_HSDB_MAGIC) + 64
+        body = blob[head:]
+        if blob[len(_HSDB_MAGIC):len(_HSDB_MAGIC) + 32] == key and \
+                blob[len(_HSDB_MAGIC) + 32:head] == hashlib.sha256(body).digest():
+            try:
+                db = hs.loadb(body, hs.HS_MODE_BLOCK)
+                db.scratch = hs.Scratch(db)
+                return db
+            except Exception:
+                pass
     db = _compile(hs, literals)
     try:
-        os.makedirs(str(cache_dir), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(hs.dumpb(db))
-        os.replace(tmp, path)
+        body = hs.dumpb(db)
+        write_private(path, _HSDB_MAGIC + key + hashlib.sha256(body).digest() + body)
     except Exception:
         pass
     return db
+
+
+_HSDB_MAGIC = b"tfhelp-hsdb-1\0"
 
 
 class MultiLiteral:

@@ -28,43 +28,39 @@ def data() -> dict:
     """The parsed model (loaded once per process).
 
     Parsing the YAML costs ~50 ms, more than a whole diagnosis, so the parsed dict is kept in the
-    rule cache folder keyed by the file's size and mtime, like the rule base."""
-    import pickle
+    rule cache folder as JSON keyed by a hash of the file's content and tfhelp's version, read
+    only when it is ours and nobody else can write it (:mod:`tfhelp.kb.cachefile`, like the
+    rule base).  Any problem with the cache means parsing the YAML again."""
+    import hashlib
+    import json
 
+    from tfhelp import __version__
+    from tfhelp.kb.cachefile import read_trusted, write_private
     from tfhelp.kb.loader import cache_dir
 
-    st = os.stat(_DATA_FILE)
-    cached = cache_dir() / f"compat-{st.st_size}-{st.st_mtime_ns}.pickle"
-    try:
-        with open(cached, "rb") as fh:
-            obj = pickle.load(fh)  # noqa: S301 - our own cache file
-        if isinstance(obj, dict):
-            return obj
-    except Exception:  # noqa: BLE001 - missing or corrupt cache: rebuild it
-        pass
+    with open(_DATA_FILE, "rb") as fh:
+        raw = fh.read()
+    key = hashlib.sha256(__version__.encode() + b"\0" + raw).hexdigest()
+    cached = cache_dir() / f"compat-{key[:32]}.json"
+    blob = read_trusted(cached)
+    if blob is not None:
+        try:
+            doc = json.loads(blob)
+            if isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("data"), dict):
+                return doc["data"]
+        except ValueError:  # corrupt: parse the YAML again
+            pass
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~7x faster on this 3k-line file
-    with open(_DATA_FILE, encoding="utf-8") as fh:
-        obj = yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
-    _write_atomically(cached, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-    return obj
-
-
-def _write_atomically(path, payload: bytes) -> None:
-    import tempfile
-
+    obj = yaml.load(raw.decode("utf-8"), Loader=loader)  # noqa: S506 - a safe loader either way
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".compat-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-        for old in path.parent.glob("compat-*.pickle"):
-            if old != path:
-                old.unlink()
-    except OSError:
-        pass  # a read-only cache folder must not stop diagnosis
+        payload = json.dumps({"key": key, "data": obj}, separators=(",", ":"))
+        if json.loads(payload)["data"] == obj:  # only data JSON keeps exactly (no dates, int keys)
+            write_private(cached, payload.encode("utf-8"), stale_glob="compat-*.json")
+    except (TypeError, ValueError):
+        pass
+    return obj
 
 
 def _v(version):
@@ -217,6 +213,10 @@ def wheel_row(tf_version, dist: str = "tensorflow") -> Optional[dict]:
         rows = [r for r in data().get("wheels", []) if r["dist"] == other and _minor(r["version"]) == mm]
         if not rows:
             return None
+    if len(v.release) <= 2:
+        # "2.12" means the minor: what `==2.12.*` installs, i.e. its newest patch (2.12.1 pins NumPy
+        # <=1.24.3 where 2.12.0 said <1.24).
+        return max(rows, key=lambda r: _v(r["version"]))
     base = _v(v.base_version)
     for r in rows:
         if _v(r["version"]) == v:
@@ -359,6 +359,8 @@ def python_versions_for_tf(tf_version, os_name: str = "linux") -> list:
     row = None
     if os_name == "windows":
         row = _build_row(tf_version, "windows", "cpu") or _build_row(tf_version, "windows", "gpu")
+        if row is None:
+            return []  # unknown: Windows support is not Linux support (never fill it from the Linux row)
     elif os_name == "macos":
         row = _build_row(tf_version, "macos", "cpu")
     if row is None:

@@ -5,22 +5,24 @@ the per-user rules folder (``platformdirs.user_config_dir("tfhelp")/rules``), th
 folder. A broken file is reported as problems and skipped; it never stops the others loading.
 
 Parsing ~100 YAML files costs more than tfhelp's whole diagnosis, so the parsed rule base is
-cached as a pickle keyed by every file's path, size and mtime (and tfhelp's version): edit a rule
-and the cache rebuilds itself. A corrupt or unreadable cache is ignored and rewritten.
+cached as plain JSON data (never a pickle: loading it can't run code) keyed by a SHA-256 of
+tfhelp's version and every rule file's content: edit a rule, even keeping its size and mtime, and
+the next start re-parses.  The file is only read when the current user owns it and nobody else
+can write it (:mod:`tfhelp.kb.cachefile`); a missing, foreign, corrupt or stale cache is a miss
+and the rules are parsed again.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Optional
 
 from tfhelp import __version__
-from tfhelp.kb.model import Problem, Rule
+from tfhelp.kb.model import Fix, Matcher, Problem, Rule
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def shipped_rules_dir() -> Path:
@@ -118,13 +120,14 @@ def _yaml_files(root: Path) -> list:
     return out
 
 
-def load_file(path: Path, root: Optional[Path] = None) -> tuple:
-    """Load one rule file. Returns (Rule|None, [Problem])."""
+def load_file(path: Path, root: Optional[Path] = None, raw: Optional[bytes] = None) -> tuple:
+    """Load one rule file (``raw``: its bytes, already read). Returns (Rule|None, [Problem])."""
     shown = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(shown, 1, "TFH015", f"cannot read rule file: {exc.strerror or exc}")]
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            return None, [Problem(shown, 1, "TFH015", f"cannot read rule file: {exc.strerror or exc}")]
     if len(raw) > 1_000_000:
         return None, [Problem(shown, 1, "TFH015", "rule file larger than 1 MB")]
     try:
@@ -141,52 +144,108 @@ def load_file(path: Path, root: Optional[Path] = None) -> tuple:
     return rule, problems
 
 
-def _fingerprint(files: list) -> str:
+def _digest(files: list, contents: dict) -> str:
+    """The cache key: tfhelp's version, the cache format, and every rule file's root, path and
+    content hash.  Content, not size and mtime: ``cp -p``, editors and sync tools can change a
+    rule and keep both."""
     h = hashlib.sha256(f"{__version__}/{CACHE_FORMAT}".encode())
-    h.update("".join(f"{root}\0{path}\0{size}\0{mtime}\n" for root, (path, size, mtime) in files).encode())
-    return h.hexdigest()[:32]
+    for root, (path, _size, _mtime) in files:
+        raw = contents.get(path)
+        h.update(f"{root}\0{path}\0{-1 if raw is None else len(raw)}\0".encode())
+        if raw is not None:
+            h.update(raw)  # length-prefixed: no two file sets hash alike
+    return h.hexdigest()
 
 
-def _read_cache(path: Path) -> Optional[RuleSet]:
-    try:
-        with open(path, "rb") as fh:
-            obj = pickle.load(fh)  # noqa: S301 - our own cache file in the user's cache dir
-        if isinstance(obj, RuleSet):
-            return obj
-    except FileNotFoundError:
-        return None
-    except Exception:  # noqa: BLE001 - any corruption means "rebuild"
+def _read_all(files: list) -> dict:
+    """path -> bytes of every rule file (None when unreadable: load_file reports it)."""
+    out: dict = {}
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    for _root, (path, size, _mtime) in files:
         try:
-            path.unlink()
+            fd = os.open(path, flags)
         except OSError:
-            pass
-    return None
+            out[path] = None
+            continue
+        try:
+            want = min(size, 1_000_000) + 4096  # one read for a file that didn't grow
+            parts = [os.read(fd, want)]
+            got = len(parts[0])
+            while parts[-1] and got <= 1_000_000:  # load_file refuses more than 1 MB
+                parts.append(os.read(fd, 1_000_001 - got))
+                got += len(parts[-1])
+            out[path] = b"".join(parts)
+        except OSError:
+            out[path] = None
+        finally:
+            os.close(fd)
+    return out
 
 
-def _write_cache(path: Path, ruleset: RuleSet) -> None:
-    import tempfile
+# -- the cache: plain JSON data, read only from a file we own (tfhelp.kb.cachefile) ------------
+def _matcher_json(m: Matcher) -> dict:
+    return {f.name: getattr(m, f.name) for f in fields(m) if not f.name.startswith("_")}
+
+
+def _rule_json(rule: Rule) -> dict:
+    out = {}
+    for f in fields(rule):
+        v = getattr(rule, f.name)
+        if f.name in ("all", "any", "none"):
+            v = [_matcher_json(m) for m in v]
+        elif f.name == "fixes":
+            v = [{"title": x.title, "steps": x.steps, "when": x.when} for x in v]
+        out[f.name] = v
+    return out
+
+
+def _rule_from_json(d: dict) -> Rule:
+    d = dict(d)
+    for block in ("all", "any", "none"):
+        d[block] = [Matcher(**m) for m in d[block]]
+    d["fixes"] = [Fix(**x) for x in d["fixes"]]
+    return Rule(**d)
+
+
+def _cache_bytes(key: str, ruleset: RuleSet) -> bytes:
+    import json
+
+    doc = {"format": CACHE_FORMAT, "tfhelp": __version__, "key": key,
+           "rules": [_rule_json(r) for r in ruleset.rules],
+           "problems": [[p.path, p.line, p.code, p.message] for p in ruleset.problems]}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _read_cache(path: Path, key: str) -> Optional[RuleSet]:
+    """The cached rule base when the file is ours (owner, permissions: see cachefile), parses as
+    JSON and names exactly ``key``; anything else is a miss (None) and the caller re-parses."""
+    from tfhelp.kb.cachefile import read_trusted
+
+    raw = read_trusted(path)
+    if raw is None:
+        return None
+    import json
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".rules-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(ruleset, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        for old in path.parent.glob("rules-*.pickle"):
-            if old != path:
-                try:
-                    old.unlink()
-                except OSError:
-                    pass
-    except OSError:
-        pass  # a read-only home must not stop diagnosis
+        doc = json.loads(raw)
+        if not (isinstance(doc, dict) and doc.get("format") == CACHE_FORMAT
+                and doc.get("tfhelp") == __version__ and doc.get("key") == key):
+            return None
+        rules = [_rule_from_json(r) for r in doc["rules"]]
+        problems = [Problem(*p) for p in doc["problems"]]
+    except Exception:  # noqa: BLE001 - corrupt, truncated or from another format: re-parse
+        return None
+    return RuleSet(rules=rules, problems=problems)
+
+
+def _write_cache(path: Path, key: str, ruleset: RuleSet) -> None:
+    from tfhelp.kb.cachefile import write_private
+
+    try:
+        data = _cache_bytes(key, ruleset)
+    except (TypeError, ValueError):
+        return  # a value JSON can't hold (a YAML date in a step): just don't cache
+    write_private(path, data, stale_glob="rules-*.json")
 
 
 def load_ruleset(extra_dirs: Iterable = (), user_rules: bool = True, shipped: bool = True,
@@ -204,21 +263,23 @@ def load_ruleset(extra_dirs: Iterable = (), user_rules: bool = True, shipped: bo
     missing = [Problem(str(d), 1, "TFH015", "rules folder does not exist") for d in extra_dirs if not d.is_dir()]
     if use_cache is None:
         use_cache = os.environ.get("TFHELP_NO_CACHE", "") in ("", "0")
-    cache_path = cache_dir() / f"rules-{_fingerprint(files)}.pickle" if use_cache else None
+    contents = _read_all(files)
+    key = _digest(files, contents) if use_cache else ""
+    cache_path = cache_dir() / f"rules-{key[:32]}.json" if use_cache else None
     if cache_path is not None:
-        cached = _read_cache(cache_path)
+        cached = _read_cache(cache_path, key)
         if cached is not None:
             return cached
     by_id: dict = {}
     problems: list = list(missing)
     origin_of = {str(root): origin for origin, root in roots}
     for root, (path, _size, _mtime) in files:
-        rule, probs = load_file(Path(path), root)
+        rule, probs = load_file(Path(path), root, raw=contents.get(path))
         problems.extend(probs)
         if rule is not None:
             rule.origin = origin_of.get(str(root), "user")
             by_id[rule.id] = rule
     ruleset = RuleSet(rules=list(by_id.values()), problems=problems)
     if cache_path is not None:
-        _write_cache(cache_path, ruleset)
+        _write_cache(cache_path, key, ruleset)
     return ruleset

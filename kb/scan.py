@@ -62,8 +62,7 @@ def _key(raw: bytes) -> bytes:
     return k
 
 
-class LogError(Exception):
-    """An input that cannot be read as a log: a message for the user (exit status 2)."""
+from tfhelp.kb.sources import InputError as LogError  # noqa: E402 - one error for every input
 
 
 @dataclass
@@ -477,145 +476,17 @@ def order_findings(diags: list) -> list:
 
 
 # -- files -------------------------------------------------------------------------------------
-def open_log(path: str, stdin=None):
-    """Open ``path`` (``-`` = ``stdin``'s bytes) for streaming.  gzip is detected by its magic
-    bytes.  Returns (binary file object, size in bytes or None).  Raises LogError."""
-    if path == "-":
-        raw = stdin if stdin is not None else getattr(__import__("sys").stdin, "buffer", None)
-        if raw is None:
-            raise LogError("standard input is not readable")
-        return _maybe_gzip(raw, None, "standard input")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise LogError(f"{path}: no such file")
-    except PermissionError:
-        raise LogError(f"{path}: permission denied")
-    except OSError as exc:
-        raise LogError(f"{path}: {exc.strerror or exc}")
-    if stat.S_ISDIR(st.st_mode):
-        raise LogError(f"{path}: is a directory; give a log file")
-    size = st.st_size if stat.S_ISREG(st.st_mode) else None
-    try:
-        fh = open(path, "rb", buffering=0)
-    except PermissionError:
-        raise LogError(f"{path}: permission denied")
-    except OSError as exc:
-        raise LogError(f"{path}: cannot open: {exc.strerror or exc}")
-    return _maybe_gzip(fh, size, path)
+# Opening inputs (file-type checks, gzip, bounds) lives in tfhelp.kb.sources, shared with triage.
+from tfhelp.kb.sources import TruncatedInput, _GzipStream, _Peeked  # noqa: E402,F401 - re-exported
 
 
-class _Peeked(io.RawIOBase):
-    """A stream with a few bytes already read from it put back in front."""
+def open_log(path: str, stdin=None, **options):
+    """Open ``path`` (``-`` = ``stdin``'s bytes) for streaming: see
+    :func:`tfhelp.kb.sources.open_source` (regular files and ``-`` only unless
+    ``allow_special=True``; gzip detected and bounded).  Returns (stream, size or None)."""
+    from tfhelp.kb.sources import open_source
 
-    def __init__(self, head: bytes, raw):
-        self._head, self._raw = head, raw
-
-    def readable(self):
-        return True
-
-    def read(self, n=-1):
-        if self._head:
-            if n is None or n < 0 or n >= len(self._head):
-                head, self._head = self._head, b""
-                rest = self._raw.read(n - len(head)) if n and n > 0 else self._raw.read()
-                return head + (rest or b"")
-            head, self._head = self._head[:n], self._head[n:]
-            return head
-        return self._raw.read(n)
-
-    def readinto(self, b):
-        if not self._head and hasattr(self._raw, "readinto"):
-            return self._raw.readinto(b)
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def close(self):
-        try:
-            self._raw.close()
-        finally:
-            super().close()
-
-
-def _read_some(raw, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        part = raw.read(n - len(out))
-        if not part:
-            break
-        out += part
-    return out
-
-
-def _maybe_gzip(raw, size, name):
-    try:
-        head = _read_some(raw, 2)
-    except OSError as exc:
-        raise LogError(f"{name}: cannot read: {exc.strerror or exc}")
-    stream = _Peeked(head, raw)
-    if head == b"\x1f\x8b":
-        return _GzipStream(stream), size
-    return stream, size
-
-
-class TruncatedInput(EOFError):
-    """The compressed stream ended before its end-of-stream marker."""
-
-
-class _GzipStream:
-    """Streaming gzip reader that hands out every byte it could decompress before reporting a
-    truncated or corrupt stream (``gzip.GzipFile`` loses the whole failing ``read``).  Handles
-    concatenated members."""
-
-    IN_CHUNK = 1 << 20
-
-    def __init__(self, raw):
-        import zlib
-
-        self._zlib = zlib
-        self._raw = raw
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._pending = b""   # compressed input not yet given to the decompressor
-        self._eof = False
-
-    def read(self, n: int = -1) -> bytes:
-        n = CHUNK if n is None or n < 0 else n
-        out = []
-        got = 0
-        while got < n and not self._eof:
-            if self._d.eof:  # end of a member: another member, or the end of the file
-                data = self._d.unused_data + self._pending
-                self._pending = b""
-                while len(data) < 2:
-                    more = self._raw.read(self.IN_CHUNK)
-                    if not more:
-                        break
-                    data += more
-                if not data.strip(b"\x00"):
-                    self._eof = True  # clean end (NUL padding allowed, as gzip allows)
-                    break
-                if not data.startswith(b"\x1f\x8b"):
-                    raise self._zlib.error("trailing garbage after gzip data")
-                self._d = self._zlib.decompressobj(16 + self._zlib.MAX_WBITS)
-                self._pending = data
-            if not self._pending:
-                self._pending = self._raw.read(self.IN_CHUNK) or b""
-                if not self._pending:
-                    self._truncated = True
-                    self._eof = True
-                    break
-            chunk = self._d.decompress(self._pending, n - got)
-            self._pending = self._d.unconsumed_tail
-            if chunk:
-                out.append(chunk)
-                got += len(chunk)
-        if not out and getattr(self, "_truncated", False):
-            raise TruncatedInput("compressed file ended before the end-of-stream marker")
-        return b"".join(out)
-
-    def close(self) -> None:
-        self._raw.close()
+    return open_source(path, stdin=stdin, **options)
 
 
 def scan_file(fh, ruleset, env=None, progress: Optional[Callable[[int], None]] = None,

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "2 usage error or unreadable input; 130 interrupted; `tfhelp run` returns the script's status.")
     p.add_argument("--version", action="version", version=f"tfhelp {__version__}")
     p.add_argument("--from-log", metavar="FILE", help="scan a whole log (FILE, .gz, or - for stdin) for root causes")
+    from tfhelp.kb.sources import add_input_options
+
+    add_input_options(p)  # --allow-special, --max-bytes (for --from-log)
     p.add_argument("--probe", action="store_true", help="probe the target interpreter to confirm diagnoses and pick fixes")
     p.add_argument("-v", "--verbose", action="store_true", help="show all evidence, causes and references")
     p.add_argument("--all", action="store_true", help="show every diagnosis and every fix alternative")

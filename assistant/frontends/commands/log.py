@@ -24,6 +24,9 @@ def register(parser) -> None:
     parser.add_argument("--prefilter", choices=("auto", "hyperscan", "ahocorasick"), default="auto",
                         help="literal search back-end (default: hyperscan when installed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from tfhelp.kb.sources import add_input_options
+
+    add_input_options(parser)
 
 
 def run(args, ctx) -> int:
@@ -32,7 +35,9 @@ def run(args, ctx) -> int:
     path = getattr(args, "file", None) or "-"
     try:
         stdin = getattr(args, "stdin_stream", None) or ctx.stdin_bytes
-        fh, size = open_log(path, stdin=stdin if path == "-" else None)
+        from tfhelp.kb.sources import input_options
+
+        fh, size = open_log(path, stdin=stdin if path == "-" else None, **input_options(args))
     except LogError as exc:
         ctx.stderr.write(f"tfhelp: {exc}\n")
         return 2
@@ -77,6 +82,11 @@ def run(args, ctx) -> int:
                     verbose=getattr(args, "verbose", False), all_fixes=getattr(args, "all", False))
     if stats.truncated:
         ctx.stderr.write(f"tfhelp: {path}: {stats.truncated}\n")
+        return 2
+    stopped = getattr(fh, "stopped", None)  # a bound of tfhelp.kb.sources was reached
+    if stopped:
+        ctx.stderr.write(f"tfhelp: {'standard input' if path == '-' else path}: {stopped}; "
+                         "the findings above cover the part that was read\n")
         return 2
     return 0
 
