@@ -572,6 +572,8 @@ def apply_code_change(planned: PlannedStep, ctx: ApplyContext) -> StepResult:
 def undo_code_change(undo: dict, force: bool = False) -> tuple:
     path = undo["file"]
     cur = _read_text(path)
+    if cur == undo["content"]:  # never written (the fix died first), or already put back
+        return True, f"{path} is as it was before the fix"
     if sha256_text(cur) != undo.get("sha_after") and not force:
         return False, f"{path} was edited after the fix; left as it is (restore it by hand)"
     atomic_write_text(path, undo["content"])
@@ -692,6 +694,28 @@ APPLIERS = {
     "code_change": apply_code_change,
     "manual": apply_manual,
 }
+
+
+def prospective_undo(planned: PlannedStep, ctx: ApplyContext) -> dict:
+    """What undo needs to reverse ``planned`` if the process dies while or right after it runs,
+    known before it runs (the journal records it first: write-ahead). Empty for steps the package
+    snapshot already covers (pip) or that change nothing that outlives the process."""
+    if planned.error or not planned.runs:
+        return {}
+    d = planned.detail
+    if planned.action == "code_change":
+        text = _read_text(d["file"])
+        if text is None or sha256_text(text) != d.get("sha_before"):
+            return {}  # the step will refuse to write
+        return {"kind": "file", "file": d["file"], "content": text, "sha_after": sha256_text(d["new_text"])}
+    if planned.action == "set_env" and d.get("scope") != "session":
+        if planned.argv:  # Windows setx
+            return {"kind": "setx", "name": d["name"], "previous": _windows_user_env(d["name"])}
+        blocks = [{"file": d["file"], "tag": ctx.tag}]
+        if d.get("deactivate_file"):
+            blocks.append({"file": d["deactivate_file"], "tag": ctx.tag})
+        return {"kind": "block", "blocks": blocks}
+    return {}
 
 
 def plan_step(step, index: int, ctx: ApplyContext) -> PlannedStep:

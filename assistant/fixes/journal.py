@@ -56,7 +56,8 @@ def fault(point: str) -> None:
     ``after-step:N`` (step N ran, its result not yet journaled), ``after-save:N`` (journaled),
     ``during-step:N`` (killed while step N's command runs, after ``TFHELP_FAULT_DELAY`` seconds),
     ``before-verify``, ``before-final-save``, ``during-journal-write[:N]`` (the Nth journal write of
-    this process dies with half the bytes in the temporary file), ``undo-start``, ``during-undo``,
+    this process dies with half the bytes in the temporary file), ``undo-start``, ``during-undo``
+    (while pip restores packages), ``undo-after-step:N`` (the Nth file / profile change reversed),
     ``undo-after-restore``. Steps count from 1."""
     if point in _fault_points():
         _die()

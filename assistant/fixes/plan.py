@@ -231,6 +231,17 @@ def _apply_locked(plan, ctx, journal, out, rollback_on_failure, ask_rollback) ->
             fault(f"before-step:{n}")
             if s.runs:
                 ctx.say(f"Step {n}: {s.summary}")
+            pending = actions.prospective_undo(s, ctx)
+            if pending:  # write-ahead: how to reverse this step is on disk before it runs
+                entry["steps"].append({"index": s.index, "action": s.action, "ok": None, "state": "started",
+                                       "message": "started; the process ended before it reported",
+                                       "undo": pending})
+                if not _save(journal, entry, out, f"before step {n}"):
+                    entry["steps"].pop()
+                    failed = True
+                    out.messages.append(f"stopped before step {n}: it runs only once its undo is on record")
+                    break
+                entry["steps"].pop()
             res = _run_step(s, ctx)
             out.steps.append(res)
             entry["steps"].append(res.to_json())
@@ -338,6 +349,7 @@ def _reverse(entry: dict, ctx: ApplyContext, journal: Journal, *, force: bool,
         restored_cmds = res["commands"]
     else:
         restored_cmds = []
+    n_undone = 0
     for st in reversed(entry.get("steps") or []):
         u = st.get("undo") or {}
         if not u:
@@ -348,6 +360,8 @@ def _reverse(entry: dict, ctx: ApplyContext, journal: Journal, *, force: bool,
             r_ok, m = actions.undo_set_env(u, ctx.session_env)
         ok = ok and r_ok
         msgs.append(m)
+        n_undone += 1
+        fault(f"undo-after-step:{n_undone}")
     return {"ok": ok, "exact": exact, "messages": msgs, "commands": restored_cmds}
 
 

@@ -20,15 +20,15 @@ import os
 EXIT_BUSY = 75
 
 NAME = "fix"
+EPILOG = ("Exit status: 0 applied (and verified); 1 failed or not applied; 2 usage error; "
+          f"{EXIT_BUSY} another tfhelp process is changing this environment (nothing changed; try again); "
+          "130 interrupted. A fix a killed process left half-done is reported here; `tfhelp undo` rolls it back.")
 HELP = "plan and apply a rule's fix to the target interpreter (snapshot, verify, undo)"
 DESCRIPTION = ("Plan a rule's fix for the target interpreter, show the exact commands, ask, apply, verify, "
                "and keep a snapshot so `tfhelp undo` can restore the previous state.")
 
 
 def register(parser) -> None:
-    parser.epilog = ("Exit status: 0 applied (and verified); 1 failed or not applied; 2 usage error; "
-                     f"{EXIT_BUSY} another tfhelp process is changing this environment (nothing changed; "
-                     "try again); 130 interrupted.")
     parser.add_argument("rule_id", help="the rule whose fix to apply (see `tfhelp rules list`)")
     parser.add_argument("--fix", type=int, metavar="N", help="use fix alternative N (1-based; see --list)")
     parser.add_argument("--list", action="store_true", help="list the fix alternatives for the target and stop")

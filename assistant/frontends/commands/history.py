@@ -28,6 +28,9 @@ def run(args, ctx) -> int:
 
         python = target_python(ctx)
     journal = Journal()
+    from tfhelp.assistant.frontends.commands.fix import report_recovered
+
+    report_recovered(journal, python, ctx, getattr(args, "json", False))   # half-done fixes, on stderr
     entries = journal.entries(python)[-max(1, args.limit):]
     problems = list(journal.problems)
     targets = journal_targets(journal)

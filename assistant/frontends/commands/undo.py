@@ -15,7 +15,8 @@ HELP = "undo the last fix applied to the target interpreter (also from an earlie
 EPILOG = ("The journal keeps the fixes of every interpreter (in the state folder, TFHELP_STATE_DIR overrides it); "
           "undo acts on the target (--python, default: python on PATH). When the target has nothing to undo, "
           "the interpreters that do are listed with the --python to use.  Exit status: 0 undone or nothing to "
-          "undo; 1 the undo failed or was not confirmed; 2 usage error.")
+          "undo; 1 the undo failed, was refused (the environment changed since the fix: --force) or was not "
+          "confirmed; 2 usage error; 75 another tfhelp process is changing that environment (nothing done; try again).")
 
 
 def journal_targets(journal, exclude=None) -> list:
