@@ -242,6 +242,42 @@ def resolve_fixes(rule, env: Optional[Environment], captures: Optional[dict] = N
     return [c[3] for c in chosen]
 
 
+def mark_seen_code(fixes: list, doc: Document) -> list:
+    """Set ``seen_in_input`` on every code_change step: True only when each line of its ``before``
+    appears in the input (so it may be shown as a diff of the user's code); otherwise renderers show
+    it as a pattern to look for, never as a line from the user's file."""
+    have = None
+    for fix in fixes:
+        for step in fix["steps"]:
+            if step.get("action") != "code_change":
+                continue
+            if have is None:
+                have = {ln.strip() for ln in doc.lines if ln.strip()}
+            want = [ln.strip() for ln in str(step.get("before") or "").splitlines() if ln.strip()]
+            step["seen_in_input"] = bool(want) and all(w in have for w in want)
+    return fixes
+
+
+#: Score of a diagnosis from the symbol table / pip conflict parser (kb/structural.py), per confidence.
+STRUCTURAL_SCORE = {"high": 80, "medium": 70}
+
+
+def _structural(doc: Document, env, fired: list) -> None:
+    """No dedicated rule explained the input: answer its structural facts (moved / removed names,
+    pip pin conflicts) from data. Logic and data load live in kb/structural.py, imported only here."""
+    from tfhelp.kb import structural
+
+    if not any(t in doc.lower for t in structural.TRIGGERS):
+        return
+    found, facts = structural.diagnose(doc, env)
+    if facts:
+        doc.parsed.facts["structural"] = [f.to_json() for f in facts]
+    for rule, fixes, lines, _fact in found:
+        evidence = [Evidence(i + 1, doc.lines[i]) for i in lines]
+        fired.append(Diagnosis(rule, STRUCTURAL_SCORE.get(rule.confidence, 70), evidence,
+                               mark_seen_code(fixes, doc), first_line=lines[0] + 1 if lines else 0))
+
+
 class Engine:
     """Diagnose inputs against one rule set. Cheap to keep around; thread-compatible."""
 
@@ -285,7 +321,8 @@ class Engine:
                 verdict = False if strong is False else (evaluate_when(rule.when, eff_env) or None)
             if verdict is True:
                 score = min(100, score + 5)
-            d = Diagnosis(rule, score, evidence, resolve_fixes(rule, eff_env, captures, failed_before), captures,
+            d = Diagnosis(rule, score, evidence, mark_seen_code(resolve_fixes(rule, eff_env, captures, failed_before),
+                                                                doc), captures,
                           matched, missed, confirmed=verdict, env_reason=_env_reason(rule.when, eff_env, verdict),
                           first_line=first)
             if verdict is False:
@@ -297,6 +334,8 @@ class Engine:
                 near.append((len(matched) + 50, d))
             else:
                 fired.append(d)
+        if rules is None and all(d.rule.severity == "harmless" for d in fired):
+            _structural(doc, eff_env, fired)
         ids = {d.id for d in fired}
         for d in fired:
             for root in d.rule.symptom_of:

@@ -35,34 +35,77 @@ def prose(s) -> str:
 
 
 def step_lines(step: dict, python: str, platform: Optional[str]) -> list:
-    """Human lines for one structured fix step."""
+    """[(kind, text)] for one structured fix step: ``cmd`` lines are commands to copy as they are,
+    ``note`` lines are prose and ``code`` lines source code, both shown as shell comments (so a whole
+    fix block pastes safely); prose comments wrap, commands and code never do."""
     a = step["action"]
     if a in ("pip_install", "pip_uninstall"):
-        return ["$ " + quote(pip_argv(python, step), platform)]
+        return [("cmd", quote(pip_argv(python, step), platform))]
     if a == "set_env":
         scope = step.get("scope", "session")
         where = {"session": "in the shell that runs Python",
                  "user-profile": "in your shell profile (tfhelp fix can add it)",
                  "conda-env": "in the conda environment (conda env config vars set)"}.get(scope, scope)
-        return [f"set {step['name']} {where}:"] + ["  " + line for line in env_lines(step, platform)]
+        return [("note", f"set {step['name']} {where}:")] + [("cmd", line) for line in env_lines(step, platform)]
     if a == "code_change":
-        hint = f" in {step['file_hint']}" if step.get("file_hint") else ""
-        out = [f"change your code{hint}:"]
-        out += ["  - " + line for line in step["before"].rstrip("\n").split("\n")]
-        out += ["  + " + line for line in step["after"].rstrip("\n").split("\n")]
-        return out
+        return code_change_lines(step)
     if a == "manual":
-        out = [step["text"].strip()]
+        out = [("note", line) for line in prose(step["text"]).split("\n")]
         if step.get("link"):
-            out.append("  " + step["link"])
+            out.append(("note", step["link"]))
         return out
     if a == "verify":
         if step.get("check") == "gpu":
-            return ["verify: tfhelp gpu-test"]
+            return [("note", "check it worked:"), ("cmd", "tfhelp gpu-test")]
         if step.get("check") == "script":
-            return ["verify: re-run your script"]
-        return ["verify: $ " + quote([python, "-c", step.get("code", "")], platform)]
-    return [str(step)]
+            return [("note", "check it worked: re-run your script")]
+        return [("note", "check it worked:"), ("cmd", quote([python, "-c", step.get("code", "")], platform))]
+    return [("note", str(step))]
+
+
+def code_change_lines(step: dict) -> list:
+    """A diff only when the input showed the very lines being replaced (``seen_in_input``, set by
+    the engine); otherwise a pattern to look for, so no line is presented as if from the user's file."""
+    before = step["before"].rstrip("\n").split("\n")
+    after = step["after"].rstrip("\n").split("\n")
+    if step.get("seen_in_input"):
+        hint = f" in {step['file_hint']}" if step.get("file_hint") else ""
+        return ([("note", f"change your code{hint} (these lines are from your traceback):")]
+                + [("code", "  - " + line) for line in before] + [("code", "  + " + line) for line in after])
+    where = f" (probably in {step['file_hint']})" if step.get("file_hint") else ""
+    return ([("note", f"where your code{where} has lines like:")] + [("code", "    " + line) for line in before]
+            + [("note", "change them to the same effect as:")] + [("code", "    " + line) for line in after])
+
+
+def fix_block(d, python: str, platform: Optional[str], index: int, all_fixes: bool, width: int = 80) -> list:
+    """The fixes of one diagnosis as plain lines printed *outside* its panel: commands on their own
+    lines, unwrapped and unbordered, so a terminal copy gives exactly the command."""
+    import textwrap
+
+    def comment(line: str, style: str = "dim") -> list:
+        return [Text("  # " + part, style=style)
+                for part in (textwrap.wrap(safe(line), max(20, width - 4)) or [""])]
+
+    out = []
+    fixes = d.fixes if all_fixes else d.fixes[:1]
+    for n, fix in enumerate(fixes, 1):
+        label = f"Fix {n} for [{index}]: " if all_fixes or len(d.fixes) > 1 else f"Fix for [{index}]: "
+        t = Text(label, style="bold green")
+        t.append(safe(fix["title"]))
+        if fix.get("failed_before"):
+            t.append("  (failed before in this environment)", style="red")
+        out.append(t)
+        for step in fix["steps"]:
+            for kind, line in step_lines(step, python, platform):
+                if kind == "cmd":
+                    out.append(Text("  " + safe(line), style="cyan"))
+                elif kind == "code":
+                    out.append(Text("  # " + safe(line), style="dim"))
+                else:
+                    out.extend(comment(line))
+    if not all_fixes and len(d.fixes) > 1:
+        out.extend(comment(f"{len(d.fixes) - 1} other fix(es): tfhelp fix {d.rule.id} --list, or /alt in the REPL"))
+    return out
 
 
 def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: bool, all_fixes: bool):
@@ -92,22 +135,8 @@ def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: boo
         body.append(Text("Why: ", style="bold") + Text(prose(r.cause)))
     if d.env_reason:
         body.append(Text(safe(d.env_reason), style="dim"))
-    fixes = d.fixes if all_fixes else d.fixes[:1]
-    for n, fix in enumerate(fixes, 1):
-        label = f"Fix {n}: " if all_fixes or len(d.fixes) > 1 else "Fix: "
-        t = Text(label, style="bold green")
-        t.append(safe(fix["title"]))
-        if fix.get("failed_before"):
-            t.append("  (failed before in this environment)", style="red")
-        body.append(t)
-        lines = Text()
-        for i, step in enumerate(fix["steps"], 1):
-            for j, line in enumerate(step_lines(step, python, platform)):
-                lines.append(("  %d. " % i if j == 0 else "     ") + safe(line) + "\n")
-        body.append(lines)
-    if not all_fixes and len(d.fixes) > 1:
-        body.append(Text(f"{len(d.fixes) - 1} other fix(es): tfhelp fix {r.id} --list, or /alt in the REPL",
-                         style="dim"))
+    if not d.fixes:
+        body.append(Text("No fix applies to this environment; see the references.", style="dim"))
     if r.references:
         refs = Text("References: ", style="bold")
         refs.append(safe(" · ".join(r.references[: (len(r.references) if verbose else 2)])), style="cyan")
@@ -117,6 +146,8 @@ def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: boo
 
 def render_report(report, console, python: str = "python", verbose: bool = False,
                   all_fixes: bool = False, max_diagnoses: int = 5) -> None:
+    """Each diagnosis as a panel, then its fixes below it outside the panel. Fix lines are printed
+    with ``soft_wrap`` so rich neither wraps nor crops them: a long command stays one line."""
     platform = report.environment.platform if report.environment is not None else None
     for note in report.notes:
         console.print(Text("note: " + safe(note), style="yellow"))
@@ -126,6 +157,11 @@ def render_report(report, console, python: str = "python", verbose: bool = False
     shown = report.diagnoses[:max_diagnoses]
     for i, d in enumerate(shown, 1):
         console.print(_diagnosis(d, python, platform, i, verbose, all_fixes))
+        for line in fix_block(d, python, platform, i, all_fixes, width=console.width):
+            # fix titles wrap like prose; the indented lines (commands, code) never wrap
+            console.print(line, soft_wrap=line.plain.startswith("  "))
+        if d.fixes:
+            console.print()
     rest = len(report.diagnoses) - len(shown)
     if rest > 0:
         console.print(Text(f"... and {rest} more (use --all)", style="dim"))

@@ -75,8 +75,8 @@ def doctor_lines(report: DoctorReport, verbose: bool = False, unicode_ok: bool =
                 t.append("fix: ", style="bold")
                 t.append(safe(p.fix))
                 rows.append((6, t))
-            for cmd in p.commands:
-                rows.append((8, Text("$ " + safe(cmd), style="cyan", no_wrap=True, overflow="ignore")))
+            for cmd in p.commands:  # bare, so a terminal copy is exactly the command
+                rows.append((8, Text(safe(cmd), style="cyan", no_wrap=True, overflow="ignore")))
     rows.append((0, Text()))
     n_err = sum(1 for _, p in report.problems if p.severity == "error")
     n_warn = sum(1 for _, p in report.problems if p.severity != "error")
@@ -109,7 +109,10 @@ def render_doctor(report: DoctorReport, console, verbose: bool = False) -> None:
     from rich.padding import Padding
 
     for indent, text in doctor_lines(report, verbose=verbose, unicode_ok=_unicode_ok(console)):
-        console.print(Padding(text, (0, 0, 0, indent), expand=False) if indent else text)
+        if text.no_wrap:  # a command: one line however long, never wrapped or cropped
+            console.print(Text(" " * indent) + text, soft_wrap=True)
+        else:
+            console.print(Padding(text, (0, 0, 0, indent), expand=False) if indent else text)
 
 
 # ---------------------------------------------------------------------------------------------

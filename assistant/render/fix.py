@@ -49,9 +49,7 @@ def plan_text(plan) -> Text:
         if s.action == "set_env" and not s.runs and s.detail.get("line"):
             t.append("     " + _safe(s.detail["line"]) + "\n", style="cyan")
         if s.action == "code_change" and s.detail.get("diff"):
-            for line in s.detail["diff"].splitlines():
-                style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-                t.append("     " + _safe(line) + "\n", style=style)
+            _code_change(t, s.detail)
         if s.action == "manual" and s.detail.get("link"):
             t.append("     " + _safe(s.detail["link"]) + "\n", style="cyan")
     for v in plan.verifies:
@@ -65,8 +63,29 @@ def plan_text(plan) -> Text:
     return t
 
 
+def _code_change(t: Text, detail: dict) -> None:
+    """A real diff when the plan edits a file it read; otherwise the rule's before/after as a pattern
+    to look for (never shown as lines of the user's file, which tfhelp has not seen)."""
+    lines = detail["diff"].splitlines()
+    if detail.get("file") and not detail.get("not_found"):
+        for line in lines:
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            t.append("     " + _safe(line) + "\n", style=style)
+        return
+    body = [ln for ln in lines if not ln.startswith(("---", "+++", "@@"))]
+    t.append("     where your code has lines like:\n", style="dim")
+    for ln in body:
+        if ln.startswith(("-", " ")):
+            t.append("         " + _safe(ln[1:]) + "\n", style="red")
+    t.append("     change them to the same effect as:\n", style="dim")
+    for ln in body:
+        if ln.startswith(("+", " ")):
+            t.append("         " + _safe(ln[1:]) + "\n", style="green")
+
+
 def render_plan(plan, console) -> None:
-    console.print(plan_text(plan))
+    """soft_wrap: the plan's command lines are never wrapped or cropped (copy-paste them whole)."""
+    console.print(plan_text(plan), soft_wrap=True)
 
 
 def outcome_text(out) -> Text:
