@@ -13,7 +13,7 @@ from typing import Optional
 from tfhelp.kb.model import PLACEHOLDER_RE, Fix, Matcher, Problem, Rule  # noqa: F401 - re-exported
 
 CATEGORIES = ("install", "import", "abi", "api-change", "keras3", "tf1-api", "cpu", "cuda", "cudnn",
-              "driver", "gpu", "memory", "windows", "protobuf", "xla", "noise")
+              "driver", "gpu", "memory", "windows", "macos", "protobuf", "xla", "noise")
 SEVERITIES = ("fatal", "degraded", "warning", "harmless")
 CONFIDENCES = ("high", "medium", "low")
 MATCHER_TYPES = ("literal", "regex", "fuzzy")
