@@ -283,3 +283,44 @@ def load_ruleset(extra_dirs: Iterable = (), user_rules: bool = True, shipped: bo
     if cache_path is not None:
         _write_cache(cache_path, key, ruleset)
     return ruleset
+
+
+# -- a rule base sent to other machines (tfhelp triage --dask) ---------------------------------
+def rule_bundle(extra_dirs: Iterable = (), user_rules: bool = True, shipped: bool = True) -> dict:
+    """Every rule file that :func:`load_ruleset` would read, as text, in load order: a worker on
+    another machine builds the same rule base from it with :func:`load_bundle` without the
+    client's folders.  ``digest`` identifies the bundle (for per-process caching)."""
+    roots = []
+    if shipped:
+        roots.append(("shipped", shipped_rules_dir()))
+    if user_rules:
+        roots.append(("user", user_rules_dir()))
+    for d in extra_dirs:
+        roots.append(("user", Path(d)))
+    files = [(root, f) for _, root in roots for f in _yaml_files(root)]
+    contents = _read_all(files)
+    origin_of = {str(root): origin for origin, root in roots}
+    items = []
+    for root, (path, _size, _mtime) in files:
+        raw = contents.get(path)
+        items.append([str(root), path, origin_of.get(str(root), "user"),
+                      None if raw is None else raw.decode("utf-8", "surrogateescape")])
+    missing = [str(d) for d in extra_dirs if not Path(d).is_dir()]
+    return {"version": __version__, "digest": _digest(files, contents), "files": items, "missing": missing}
+
+
+def load_bundle(bundle: dict) -> RuleSet:
+    """The rule base of a :func:`rule_bundle`, parsed here (never from any cache)."""
+    by_id: dict = {}
+    problems: list = [Problem(d, 1, "TFH015", "rules folder does not exist") for d in bundle.get("missing", [])]
+    for root, path, origin, text in bundle["files"]:
+        raw = None if text is None else text.encode("utf-8", "surrogateescape")
+        if raw is None:
+            problems.append(Problem(path, 1, "TFH015", "cannot read rule file"))
+            continue
+        rule, probs = load_file(Path(path), Path(root), raw=raw)
+        problems.extend(probs)
+        if rule is not None:
+            rule.origin = origin
+            by_id[rule.id] = rule
+    return RuleSet(rules=list(by_id.values()), problems=problems)

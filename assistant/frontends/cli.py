@@ -12,7 +12,7 @@ import importlib
 from tfhelp import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("diagnose", "rules", "fix", "undo", "history", "run", "log", "doctor", "gpu_test", "plan")
+COMMANDS = ("diagnose", "rules", "fix", "undo", "history", "run", "log", "triage", "doctor", "gpu_test", "plan")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
