@@ -31,6 +31,24 @@ ENV = Environment(packages={"tensorflow-cpu": "2.15.1", "numpy": "2.0.2", "keras
                   platform="linux", source="probe")
 
 
+@pytest.fixture(autouse=True)
+def _error_env_is_the_target(monkeypatch):
+    """These tests probe nothing: ENV stands for the probe of /envs/t/bin/python, and NUMPY2's
+    /home/me/venv is that same environment (tests/test_repl_origin.py checks the real lookup)."""
+    from tfhelp.assistant import context
+
+    real = context.find_origin
+
+    def fake(text, **kw):
+        o = real(text, **kw)
+        if o.status == "elsewhere" and o.location == "/home/me/venv":
+            return context.Origin("here", python="/envs/t/bin/python", location="/home/me/venv",
+                                  evidence=o.evidence, hints=o.hints)
+        return o
+
+    monkeypatch.setattr(context, "find_origin", fake)
+
+
 def console():
     return Console(file=io.StringIO(), width=110, color_system=None, force_terminal=False, markup=False,
                    highlight=False, emoji=False)
@@ -77,7 +95,7 @@ def test_fix_is_planned_for_the_target_and_declining_changes_nothing(monkeypatch
     s.handle(NUMPY2)
     s.handle("fix it")
     text = out(c)
-    assert s.asked == ["Apply this fix?"]
+    assert s.asked == ["Apply this fix to /envs/t/bin/python?"]
     assert "$ /envs/t/bin/python -m pip install --disable-pip-version-check --no-input 'numpy<2" in text
     assert "Not applied." in text and ran == []
 

@@ -68,14 +68,14 @@ def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
         child.expect("fix it")
         child.expect("tfhelp>")
         child.send("fix it\r")
-        child.expect(r"Apply this fix\? \[y/N\]")
+        child.expect(r"Apply this fix to \S+\? \[y/N\]")
         child.send("y\r")
         child.expect("verify passed")
         child.expect("Fixed and verified")
         child.expect("tfhelp>")
         assert pip_list(target)["six"] == "1.17.0"
         child.send("/undo\r")
-        child.expect(r"Undo it\? \[y/N\]")
+        child.expect(r"Undo it in \S+\? \[y/N\]")
         child.send("y\r")
         child.expect("Restored")
         child.expect("tfhelp>")
@@ -121,4 +121,58 @@ def test_ctrl_c_cancels_a_running_script_not_the_session(tmp_path):
         child.expect(pexpect.EOF)
     finally:
         child.close()
+    assert child.exitstatus == 0
+
+
+LINE_BY_LINE = ["Traceback (most recent call last):", '  File "/home/me/t.py", line 1, in <module>',
+                "    from keras.utils import np_utils",
+                "ImportError: cannot import name 'np_utils' from 'keras.utils'"]
+
+
+def _spawn(tmp_path, name):
+    env = dict(os.environ, TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="100", LINES="40")
+    child = pexpect.spawn(sys.executable, ["-m", "tfhelp", "--python", sys.executable], env=env, encoding="utf-8",
+                          timeout=60, dimensions=(40, 100))
+    log = open(tmp_path / name, "w", encoding="utf-8", newline="")
+    child.logfile_read = log
+    return child, log
+
+
+def test_line_by_line_paste_is_one_message_and_quit_right_after_the_answer_quits(tmp_path):
+    """A terminal without bracketed paste delivers a paste line by line (one read each): it must be
+    answered once, as one message (the first line used to be answered alone, and the rest, typed
+    while tfhelp was busy, echoed twice); `/quit` sent in one write after the answer quits."""
+    child, log = _spawn(tmp_path, "lines.txt")
+    try:
+        child.expect("tfhelp>")
+        time.sleep(0.5)
+        for line in LINE_BY_LINE:
+            child.send(line + "\r")
+            time.sleep(0.03)
+        child.expect("keras-np-utils-removed")
+        child.expect("tfhelp>")
+        child.send("/quit\r")
+        child.expect("bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+        log.close()
+    assert child.exitstatus == 0
+    transcript = ANSI.sub("", (tmp_path / "lines.txt").read_text(encoding="utf-8"))
+    assert "No known cause matched" not in transcript          # the first line was not answered alone
+    assert transcript.count("keras-np-utils-removed ·") == 1     # one answer
+
+
+def test_quit_typed_at_the_end_of_a_pending_paste_is_a_command(tmp_path):
+    child, log = _spawn(tmp_path, "tailquit.txt")
+    try:
+        child.expect("tfhelp>")
+        time.sleep(0.5)
+        child.send("\r".join(LINE_BY_LINE) + "\r/quit\r")      # one write: paste, then /quit
+        child.expect("keras-np-utils-removed")
+        child.expect("bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+        log.close()
     assert child.exitstatus == 0

@@ -182,6 +182,8 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
         if os_name == "macos":
             plan.route = "macos-cpu"
             _intel_mac_note(plan, newest, py, interpreter)
+            if gpu is None:
+                _metal_route(plan, py, interpreter)
         if gpu is None and not gpu_known:
             plan.notes.append("No GPU information given (use --driver / --compute-capability, or --gpu): "
                               "planned for CPU.")
@@ -194,8 +196,11 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
                          reason="No CUDA build of TensorFlow exists for macOS.")
         plan.route = "macos-cpu"
         _intel_mac_note(plan, newest, py, interpreter)
-        plan.notes.append("On Apple silicon, Apple's tensorflow-metal plugin can use the GPU "
-                          "(https://developer.apple.com/metal/tensorflow-plugin/); it is not part of TensorFlow.")
+        if metal_pair(py) is not None:
+            plan.notes.append("On Apple silicon, Apple's tensorflow-metal plugin can use the GPU "
+                              "(https://developer.apple.com/metal/tensorflow-plugin/); it is not part of TensorFlow: "
+                              "the first alternative below is the pair to install.")
+        _metal_route(plan, py, interpreter)
         return plan
 
     if os_name == "windows":
@@ -208,6 +213,55 @@ def make_plan(os_name: Optional[str] = "linux", python: Optional[str] = None, dr
         return plan
     return _linux_gpu_plan(choice, os_name, py, driver, compute_capability, interpreter, inputs, constraints,
                            notes)
+
+
+#: Apple's tensorflow-metal GPU plugin, newest first: (TensorFlow minors, plugin version, macOS
+#: minimum, Python X.Y with arm64 wheels). From the table in the wheels' METADATA (the PyPI page):
+#: tensorflow-metal 1.1.0 lists TF 2.14 and 1.2.0 adds "Fixes compatibility with 2.18+"; TF 2.18
+#: with 1.1.0 fails to load the plugin (tensorflow#84167, #81987). Wheels checked with
+#: `pip download tensorflow-metal==V --platform macosx_12_0_arm64 --python-version X.Y`: 1.2.0 has
+#: cp39-cp312 (none for 3.13), 1.1.0 cp39-cp311.
+METAL_PAIRS = (
+    (("2.18",), "1.2.0", "12.1", ("3.9", "3.10", "3.11", "3.12")),
+    (("2.14", "2.15", "2.16", "2.17"), "1.1.0", "12.1", ("3.9", "3.10", "3.11")),
+    (("2.13",), "1.0.0", "12.1", ("3.8", "3.9", "3.10", "3.11")),
+)
+METAL_SOURCES = ("https://pypi.org/project/tensorflow-metal/ (table in the 1.1.0 and 1.2.0 wheel METADATA) ; "
+                 "https://developer.apple.com/metal/tensorflow-plugin/ ; "
+                 "https://github.com/tensorflow/tensorflow/issues/84167")
+
+
+def metal_pair(py: str) -> Optional[tuple]:
+    """(tensorflow minor, tensorflow-metal version, macOS minimum) newest first for Python ``py``."""
+    for tfs, metal, macos_min, pythons in METAL_PAIRS:
+        if py in pythons:
+            tf = next((t for t in reversed(tfs) if py in compat.python_versions_for_tf(t, "macos")), None)
+            if tf:
+                return tf, metal, macos_min
+    return None
+
+
+def _metal_route(plan: Plan, py: str, py_exe: str) -> None:
+    """The Apple-silicon GPU alternative: a TensorFlow / tensorflow-metal pair from Apple's table."""
+    pair = metal_pair(py)
+    if pair is None:
+        plan.notes.append(f"No tensorflow-metal wheel exists for Python {py} (tensorflow-metal 1.2.0 has wheels "
+                          "for Python 3.9-3.12): use the CPU, or an environment with Python 3.12 for the Mac GPU.")
+        plan.constraints.append(Constraint("gpu", f"tensorflow-metal publishes no wheel for Python {py}.",
+                                           METAL_SOURCES, False))
+        return
+    tf, metal, macos_min = pair
+    plan.alternatives.insert(0, Route(
+        "cpu", f"Apple silicon GPU: TensorFlow {tf} with Apple's tensorflow-metal {metal} plugin "
+               f"(macOS {macos_min}+)", tf, True,
+        [Command(_pip(py_exe, f"tensorflow=={tf}.*", f"tensorflow-metal=={metal}"),
+                 "TensorFlow and the matching Metal plugin"),
+         Command([py_exe, "-c", VERIFY_GPU], "verify: the Mac GPU is listed")],
+        [f"tensorflow-metal declares no TensorFlow version: keep tensorflow at {tf}.* (a newer TensorFlow "
+         "fails to load the plugin with 'Symbol not found').", "Source: " + METAL_SOURCES]))
+    plan.constraints.append(Constraint(
+        "gpu", f"On Apple silicon the GPU needs the tensorflow-metal plugin: {metal} is the release listed for "
+               f"TensorFlow {tf} with Python {py}.", METAL_SOURCES, False))
 
 
 def _intel_mac_note(plan: Plan, tf: str, py: str, py_exe: str) -> None:

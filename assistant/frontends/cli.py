@@ -15,6 +15,34 @@ from tfhelp import __version__
 COMMANDS = ("diagnose", "rules", "fix", "undo", "history", "run", "log", "triage", "doctor", "gpu_test", "plan")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: diagnose / piped stdin / --from-log / triage (docs/HELPERS.md): 1 = ran fine, nothing explained.
+EXIT_FOUND, EXIT_NOTHING_FOUND = 0, 1
+
+EXIT_STATUS_HELP = ("Exit status: diagnose, piped stdin and --from-log: 0 at least one known cause reported, "
+                    "1 ran fine but nothing explained (no rule matched, or only an unexplained crash), "
+                    "2 usage error or unreadable / empty input, 130 interrupted. doctor: 0 healthy, 1 errors "
+                    "found, 3 target unusable, 4 probe failed. `tfhelp run` returns the script's own status "
+                    "(2 when the script is missing). Other commands: 0 done, 1 a check, test or fix failed, "
+                    "2 usage error.")
+
+
+def known_causes(report) -> list:
+    """The diagnoses that explain something: an *unexplained crash* entry (the engine reports a run's
+    fatal end even when no rule knows it) is shown but explains nothing."""
+    out = []
+    for d in getattr(report, "diagnoses", None) or []:
+        if getattr(d, "unexplained", False) or getattr(d, "kind", None) == "unexplained-crash":
+            continue
+        rule = getattr(d, "rule", None)
+        if getattr(rule, "synthetic", None) == "unexplained-crash":
+            continue
+        out.append(d)
+    return out
+
+
+def report_status(report) -> int:
+    """Exit status of a diagnosis (see EXIT_STATUS_HELP): 0 when a known cause was reported, else 1."""
+    return EXIT_FOUND if known_causes(report) else EXIT_NOTHING_FOUND
 
 
 class UsageError(Exception):
@@ -42,8 +70,7 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tfhelp", description="Diagnose broken TensorFlow / Keras / CUDA / cuDNN / NumPy setups, "
                 "offline. Paste a traceback, pipe a file, scan a log or wrap a script.",
-                epilog="Exit status: 0 ran (with or without a diagnosis); 1 a check or fix failed; "
-                       "2 usage error or unreadable input; 130 interrupted; `tfhelp run` returns the script's status.")
+                epilog=EXIT_STATUS_HELP)
     p.add_argument("--version", action="version", version=f"tfhelp {__version__}")
     p.add_argument("--from-log", metavar="FILE", help="scan a whole log (FILE, .gz, or - for stdin) for root causes")
     from tfhelp.kb.sources import add_input_options
@@ -56,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         mod = importlib.import_module(f"tfhelp.assistant.frontends.commands.{name}")
-        sp = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        sp = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+                            epilog=getattr(mod, "EPILOG", None))
         mod.register(sp)
         _common(sp, suppress=True)
         sp.set_defaults(_module=mod)

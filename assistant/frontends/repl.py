@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 import threading
 import time
 from typing import Callable, Optional
@@ -79,6 +80,10 @@ class Session:
         self.console = console
         self.ask = ask or (lambda question: False)
         self.python = os.path.abspath(python) if python else target_python(ctx)
+        # --python (or /python) fixes the target; otherwise the environment an error came from,
+        # when it is on this machine, becomes the target (see _pick_target)
+        self.explicit = bool(python or ctx.target_python)
+        self.target = None                 # tfhelp.assistant.context.Target of the current diagnosis
         self.env = env
         self.env_error: Optional[str] = None
         self.report = None
@@ -207,13 +212,55 @@ class Session:
 
         return failed_before_fn(self.python, self.journal)
 
+    def _pick_target(self, text: str):
+        """The Target for an answer about ``text``, and the environment to diagnose with (None:
+        from the text alone). Switches the session to the error's environment when it is on this
+        machine and no --python / /python chose the target."""
+        from tfhelp.assistant.context import Target, find_origin, probe_disagrees, same_interpreter
+
+        origin = find_origin(text, environ=self.ctx.environ)
+        if origin.status == "here" and not self.explicit and not same_interpreter(origin.python, self.python):
+            self.python = origin.python
+            self.report = None
+            self.start_probe()
+            self.say(f"The error came from {origin.location}: the target is now {origin.python} "
+                     "(/python PATH changes it).", "cyan")
+            self.wait_probe(20.0)
+        else:
+            self.wait_probe(3.0)   # the versions pick the fix; don't wait long for them
+        if self.explicit:
+            source = "--python"
+        elif origin.status == "here" and same_interpreter(origin.python, self.python):
+            source = "error text"
+        else:
+            source = "default"
+        t = Target(python=self.python, origin=origin, source=source, probed=self.env is not None)
+        env = self.env
+        if t.is_origin is False:
+            env = None                     # the probe describes another environment
+        elif origin.status != "here":
+            t.disagreement = probe_disagrees(self.env, origin.hints, self.python)
+            if t.disagreement:
+                env = None
+        return t, env
+
+    def _commands_python(self) -> str:
+        """The interpreter written into shown commands: the target, unless the error came from an
+        environment that is not on this machine (then that environment's ``python``)."""
+        t = self.target
+        return self.python if t is None else t.commands_python()
+
     def diagnose(self, text: str, *, from_run: bool = False) -> None:
         from tfhelp.assistant.render.diagnosis import render_report
 
-        self.wait_probe(3.0)   # the versions pick the fix; don't wait long for them
+        self.target, env = self._pick_target(text)
         self.last_input = text
-        self.report = self._engine().diagnose(text, env=self.env, failed_before=self._failed_before())
-        render_report(self.report, self.console, python=self.python, max_diagnoses=3)
+        self.report = self._engine().diagnose(text, env=env,
+                                              failed_before=self._failed_before() if env is not None else None)
+        line = self.target.describe()
+        if line:
+            self.say(line, "yellow" if self.target.is_origin is False else "dim")
+        render_report(self.report, self.console, python=self._commands_python(), max_diagnoses=3)
         self._hint()
 
     def _hint(self) -> None:
@@ -246,7 +293,7 @@ class Session:
             return
         one = type(self.report)(diagnoses=[d], related=[], lines=self.report.lines, exceptions=self.report.exceptions,
                                 facts=self.report.facts, environment=self.report.environment, notes=[])
-        render_report(one, self.console, python=self.python, verbose=True, max_diagnoses=1)
+        render_report(one, self.console, python=self._commands_python(), verbose=True, max_diagnoses=1)
 
     def cmd_alt(self, arg: str) -> None:
         from tfhelp.assistant.render.diagnosis import render_report
@@ -259,7 +306,7 @@ class Session:
         else:
             one = type(self.report)(diagnoses=[d], related=[], lines=self.report.lines, exceptions=[],
                                     facts={}, environment=self.report.environment, notes=[])
-            render_report(one, self.console, python=self.python, all_fixes=True, max_diagnoses=1)
+            render_report(one, self.console, python=self._commands_python(), all_fixes=True, max_diagnoses=1)
             self.say("/fix N applies alternative N.", "dim")
         others = self.report.diagnoses[1:] + self.report.related
         if others:
@@ -309,7 +356,10 @@ class Session:
         if not plan.runs_anything and not plan.verifies:
             self.say("Nothing here for tfhelp to run: the steps above are for you.", "yellow")
             return
-        if not self.ask("Apply this fix?"):
+        warning = self.target.warning() if self.target is not None else None
+        if warning:
+            self.say(f"Warning: {warning}; this fix changes {self.python} only.", "bold yellow")
+        if not self.ask(f"Apply this fix to {self.python}?"):
             self.say("Not applied.", "yellow")
             return
         out = apply_plan(plan, actx, journal=self.journal,
@@ -326,15 +376,22 @@ class Session:
 
         entry = self.journal.last_undoable(self.python)
         if entry is None:
+            from tfhelp.assistant.frontends.commands.undo import other_targets_lines
+
             self.say(f"Nothing to undo for {self.python}.")
+            lines = other_targets_lines(self.journal, self.python)
+            if lines:
+                self.say("Fixes that can be undone in other interpreters (/python PATH, then /undo):")
+                for line in lines:
+                    self.say(line)
             return
         ch = entry.get("changes") or {}
         what = [f"{k} {a} -> {b}" for k, (a, b) in sorted(ch.get("changed", {}).items())]
         what += [f"+{k} {v}" for k, v in sorted(ch.get("added", {}).items())]
         what += [f"-{k} {v}" for k, v in sorted(ch.get("removed", {}).items())]
-        self.say(f"Last fix: {entry.get('fix_title')} ({entry.get('rule_id')}, {entry.get('created')}, "
+        self.say(f"Last fix in {self.python}: {entry.get('fix_title')} ({entry.get('rule_id')}, {entry.get('created')}, "
                  f"{entry.get('status')})" + (f"; it changed {', '.join(what)}" if what else ""))
-        if not self.ask("Undo it?"):
+        if not self.ask(f"Undo it in {self.python}?"):
             self.say("Left as it is.", "yellow")
             return
         res = undo_last(self.python, self._apply_context(), journal=self.journal, entry=entry)
@@ -420,6 +477,7 @@ class Session:
             self.say(f"No Python interpreter at {os.path.abspath(os.path.expanduser(arg))}.", "red")
             return
         self.python = p
+        self.explicit = True               # chosen by hand: errors from elsewhere no longer switch it
         self.report = None
         self.start_probe()
         self.say(f"Target is now {p}; probing its versions...")
@@ -661,11 +719,44 @@ def _completer():
     return _C()
 
 
-def _key_bindings():
+#: How long input must pause before a typed line (or the end of a paste from a terminal without
+#: bracketed paste, which arrives line by line) is taken as complete.
+PASTE_PAUSE = 0.15
+
+
+def is_command_line(line: str) -> bool:
+    """Is this one line a REPL command (``/quit``, ``fix it``) rather than error text?"""
+    s = (line or "").strip()
+    if not s or "\n" in s:
+        return False
+    if s.startswith("/"):
+        cmd = s.split()[0].lower()
+        return cmd in COMMANDS or cmd in ("/exit", "/q")
+    key = re.sub(r"[.!]+$", "", s.lower()).strip()
+    key = re.sub(r"^(please|pls|ok|okay)\s+", "", key)
+    return key in PLAIN
+
+
+def _key_bindings(queued: Optional[list] = None):
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.keys import Keys
 
     kb = KeyBindings()
+    queued = queued if queued is not None else []
+
+    def submit_with_command(buf) -> bool:
+        """A command on the last line of a pending paste (``/quit`` typed right after it) is its
+        own message: submit the paste, queue the command. True when that happened."""
+        head, sep, last = buf.text.rpartition("\n")
+        if not sep or not is_command_line(last):
+            return False
+        if head.strip():
+            queued.append(last.strip())
+            buf.text = head
+        else:
+            buf.text = last
+        buf.validate_and_handle()
+        return True
 
     @kb.add(Keys.BracketedPaste, eager=True)
     def _paste(event):
@@ -678,28 +769,70 @@ def _key_bindings():
     @kb.add("enter", eager=True)
     def _enter(event):
         buf = event.current_buffer
+        text = buf.text
+        if is_command_line(text):          # a command never waits, whatever else is queued
+            buf.validate_and_handle()
+            return
+        if submit_with_command(buf):
+            return
         if event.app.key_processor.input_queue:
             # more keys already waiting: a paste from a terminal without bracketed paste
             buf.insert_text("\n")
             return
-        if "\n" in buf.text:
-            # the end of such a paste may arrive in several reads: submit once input pauses
-            snapshot = buf.text + "\n"
-            buf.insert_text("\n")
+        # A line of error text may be the first of a paste arriving line by line (each line its own
+        # read): submit only once input pauses, so the whole paste is one message.
+        snapshot = text + "\n"
+        buf.insert_text("\n")
 
-            def later():
-                if buf.text == snapshot:
-                    buf.validate_and_handle()
+        def later():
+            if buf.text == snapshot:
+                buf.text = text
+                buf.validate_and_handle()
 
-            event.app.loop.call_later(0.15, later)
-            return
-        buf.validate_and_handle()
+        event.app.loop.call_later(PASTE_PAUSE, later)
 
     @kb.add("escape", "enter")
     def _newline(event):
         event.current_buffer.insert_text("\n")
 
     return kb
+
+
+class _NoEcho:
+    """While tfhelp answers, keys typed on the terminal are not echoed by the terminal driver
+    (prompt_toolkit shows them once, at the next prompt; cooked-mode echo showed them twice)."""
+
+    def __init__(self, stream):
+        self.fd, self.old = None, None
+        try:
+            import termios
+
+            fd = stream.fileno()
+            if os.isatty(fd):
+                self.fd, self.old = fd, termios.tcgetattr(fd)
+        except (ImportError, AttributeError, OSError, ValueError):
+            self.fd = None
+
+    def __enter__(self):
+        if self.fd is not None:
+            import termios
+
+            new = list(self.old)
+            new[3] &= ~termios.ECHO
+            try:
+                termios.tcsetattr(self.fd, termios.TCSANOW, new)
+            except OSError:
+                self.fd = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            import termios
+
+            try:
+                termios.tcsetattr(self.fd, termios.TCSANOW, self.old)
+            except OSError:
+                pass
 
 
 def run_repl(ctx, *, pt_input=None, pt_output=None, console=None, session: Optional[Session] = None) -> int:
@@ -711,10 +844,12 @@ def run_repl(ctx, *, pt_input=None, pt_output=None, console=None, session: Optio
 
     console = console or ctx.console()
     pending = []
+    queued: list = []          # commands split off the end of a paste (see _key_bindings)
     shown = {"versions": None}
     pts = PromptSession(history=_history(os.path.join(state_dir(), "repl_history")), completer=_completer(),
-                        complete_while_typing=False, key_bindings=_key_bindings(), enable_history_search=False,
-                        input=pt_input, output=pt_output, multiline=False, mouse_support=False)
+                        complete_while_typing=False, key_bindings=_key_bindings(queued), enable_history_search=False,
+                        input=pt_input, output=pt_output, multiline=True, mouse_support=False,
+                        prompt_continuation="")
     asker = PromptSession(input=pt_input, output=pt_output)
 
     def ask(question: str) -> bool:
@@ -754,15 +889,20 @@ def run_repl(ctx, *, pt_input=None, pt_output=None, console=None, session: Optio
     while True:
         while pending:
             console.print(pending.pop(0))
-        try:
-            text = pts.prompt(prompt)
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
-        try:
-            if not session.handle(text):
+        if queued:
+            text = queued.pop(0)
+            console.print(Text(f"tfhelp> {_safe(text)}", style="dim"))
+        else:
+            try:
+                text = pts.prompt(prompt)
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
                 break
+        try:
+            with _NoEcho(sys.stdin) if pt_input is None else _NoEcho(None):
+                if not session.handle(text):
+                    break
         except KeyboardInterrupt:
             console.print(Text("(cancelled)", style="yellow"))
         except Exception as exc:  # noqa: BLE001 - one bad message must not end the session

@@ -8,19 +8,31 @@ def _status_words(result) -> str:
     return f"exited with status {result.exit_status}"
 
 
+def command_label(argv) -> str:
+    """How the run is named in messages: the script for ``python X.py``, else the real command
+    (``python3 -c``, ``python -m pkg``, ``pytest``), never a bare option like ``-c``."""
+    import os
+
+    argv = list(argv or [])
+    if not argv:
+        return "the command"
+    exe = os.path.basename(argv[0])
+    if len(argv) > 1 and exe.lower().startswith(("python", "pypy")):
+        if argv[1] == "-m" and len(argv) > 2:
+            return f"{exe} -m {argv[2]}"
+        if argv[1].startswith("-"):
+            return f"{exe} {argv[1]}"
+        return os.path.basename(argv[1])
+    return exe
+
+
 def render_run_report(report, result, console, python: str = "python") -> None:
     """A one-line header naming how the child ended, then the shared diagnosis rendering."""
     from rich.text import Text
 
     import os
 
-    argv = result.argv
-    if len(argv) > 2 and argv[1] == "-m":
-        prog = "-m " + argv[2]
-    elif len(argv) > 1 and os.path.basename(argv[0]).lower().startswith("python"):
-        prog = os.path.basename(argv[1])
-    else:
-        prog = os.path.basename(argv[0])
+    prog = command_label(result.argv)
     header = Text()
     header.append("\ntfhelp: ", style="bold")
     header.append(f"{prog} {_status_words(result)}", style="bold red")

@@ -1,11 +1,17 @@
 """``tfhelp diagnose FILE`` (and ``tfhelp < FILE``): diagnose one pasted error or short log."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 
 NAME = "diagnose"
 HELP = "diagnose a traceback or error text (FILE, or - for stdin)"
+EPILOG = ("Target: --python when given; else the environment the error's paths, interpreter paths or "
+          "shell prompt name, when it is on this machine; an error from elsewhere is diagnosed from the "
+          "text alone.  Exit status: 0 at least one known cause reported; 1 ran fine but nothing was "
+          "explained (no rule matched, or only an unexplained crash was shown); 2 usage error, or "
+          "unreadable or empty input; 130 interrupted.")
 
 #: Inputs larger than this are streamed through the log scanner instead of read whole.
 MAX_PASTE = 8 * 1024 * 1024
@@ -13,9 +19,14 @@ MAX_PASTE = 8 * 1024 * 1024
 
 def register(parser) -> None:
     parser.add_argument("file", nargs="?", default="-", help="file with the error text; - reads stdin (default)")
-    parser.add_argument("--probe", action="store_true", help="probe the target interpreter to confirm and pick fixes")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show all evidence and references")
-    parser.add_argument("--all", action="store_true", help="show every diagnosis and fix alternative")
+    # SUPPRESS: `tfhelp --probe diagnose FILE` must keep the top-level flag (a subparser default
+    # would overwrite it with False)
+    parser.add_argument("--probe", action="store_true", default=argparse.SUPPRESS,
+                        help="probe the target interpreter to confirm and pick fixes")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show all evidence and references")
+    parser.add_argument("--all", action="store_true", default=argparse.SUPPRESS,
+                        help="show every diagnosis and fix alternative")
 
 
 def read_input(path: str, ctx) -> bytes:
@@ -91,30 +102,60 @@ def _as_log(path: str, head: bytes, args, ctx) -> int:
 
 
 def run(args, ctx) -> int:
+    from tfhelp.assistant.frontends.cli import UsageError, report_status
+
     path = getattr(args, "file", "-")
     data = read_input(path, ctx)
     if len(data) > MAX_PASTE:
         return _as_log(path, data, args, ctx)
+    if not data.strip():
+        where = "standard input" if path == "-" else path
+        raise UsageError(f"{where} is empty: nothing to diagnose (paste or pipe the error text, e.g. "
+                         "`python train.py 2>&1 | tfhelp`)")
     ruleset = ctx.ruleset()
     warn_rule_problems(ruleset, ctx)
-    env = probe_environment(ctx) if getattr(args, "probe", False) else None
+    probing = getattr(args, "probe", False)
+    target = ctx.target_for(data, probe=_probe_fn if probing else None)
+    env = target.env
     failed_before = None
-    if env is not None:  # rank down fixes that already failed in this environment (journal)
+    if env is not None and target.python:  # rank down fixes that already failed there (journal)
         try:
             from tfhelp.assistant.frontends.commands.fix import failed_before_fn
 
-            failed_before = failed_before_fn(ctx.default_python())
+            failed_before = failed_before_fn(target.python)
         except Exception:  # noqa: BLE001 - an unreadable journal must not stop diagnosis
             failed_before = None
     from tfhelp.kb.engine import Engine
 
     report = Engine(ruleset).diagnose(data, env=env, failed_before=failed_before)
+    line = target.describe()
     if getattr(args, "json", False):
-        ctx.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
-        return 0
+        doc = report.to_json()
+        if line:  # only when something is known about the target (see docs/json-schema.md)
+            doc["input"]["target"] = target.to_json()
+        ctx.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return report_status(report)
     from tfhelp.assistant.render.diagnosis import render_report
 
-    python = ctx.default_python() if ctx.target_python or env is not None else "python"
-    render_report(report, ctx.console(), python=python, verbose=getattr(args, "verbose", False),
+    console = ctx.console()
+    if line:
+        from rich.text import Text
+
+        from tfhelp.assistant.render.diagnosis import safe
+
+        console.print(Text(safe(line), style="yellow" if target.is_origin is False else "dim"))
+    render_report(report, console, python=target.commands_python(), verbose=getattr(args, "verbose", False),
                   all_fixes=getattr(args, "all", False), max_diagnoses=100 if getattr(args, "all", False) else 5)
-    return 0
+    return report_status(report)
+
+
+def _probe_fn(python: str):
+    """The full probe of ``python`` as an Environment, or None when it failed."""
+    try:
+        from tfhelp.assistant.environment import probe
+    except ImportError:
+        return None
+    try:
+        return probe.probe_environment(python)
+    except Exception:  # noqa: BLE001 - a broken target must not stop diagnosis
+        return None

@@ -1,9 +1,9 @@
 """``tfhelp --from-log FILE`` / ``tfhelp log FILE``: scan a whole log, any size, for every cause.
 
 FILE may be a plain or gzip-compressed log (detected by content), a FIFO, or ``-`` for standard
-input.  Exit status: 0 scanned (with or without findings); 2 the input could not be read (a
-directory, missing or unreadable file) or ended early (truncated or corrupt gzip, read error:
-the findings in the part that was read are still shown).
+input.  Exit status (docs/HELPERS.md): 0 at least one known cause found; 1 scanned, nothing
+explained; 2 the input could not be read (a directory, missing, unreadable or empty file) or ended
+early (truncated or corrupt gzip, read error: the findings in the part that was read are still shown).
 """
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import json
 
 NAME = "log"
 HELP = "scan a whole log (FILE, .gz, or - for stdin) for every root cause"
+EPILOG = ("Exit status: 0 at least one known cause found; 1 scanned fine but nothing explained (no rule "
+          "matched, or only an unexplained crash); 2 usage error, or unreadable, empty or truncated input; "
+          "130 interrupted.")
 
 #: Files at least this large get a progress bar (on a terminal).
 PROGRESS_MIN_BYTES = 32 << 20
@@ -68,6 +71,9 @@ def run(args, ctx) -> int:
     except KeyboardInterrupt:
         ctx.stderr.write("tfhelp: interrupted\n")
         return 130
+    if not stats.bytes and not stats.truncated:
+        ctx.stderr.write(f"tfhelp: {'standard input' if path == '-' else path} is empty: nothing to scan\n")
+        return 2
     if getattr(args, "json", False):
         doc = report.to_json()
         doc["scan"] = {"bytes": stats.bytes, "lines": stats.lines, "candidate_lines": stats.candidates,
@@ -88,7 +94,9 @@ def run(args, ctx) -> int:
         ctx.stderr.write(f"tfhelp: {'standard input' if path == '-' else path}: {stopped}; "
                          "the findings above cover the part that was read\n")
         return 2
-    return 0
+    from tfhelp.assistant.frontends.cli import report_status
+
+    return report_status(report)   # 0 a known cause found, 1 nothing explained (docs/HELPERS.md)
 
 
 def _progress_bar(ctx, size: int, path: str):

@@ -16,6 +16,10 @@ import sys
 
 NAME = "run"
 HELP = "run a script or command; diagnose its output if it fails"
+EPILOG = ("The interpreter: --python when given, else the script's #! line when it names a Python that "
+          "exists here, else python on PATH.  Exit status: the child's own status (128+N when signal N "
+          "killed it); 2 when the script does not exist or the arguments are wrong; 126 / 127 when the "
+          "command can't be run / is not found.")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +46,7 @@ def build_argv(args, ctx=None) -> list:
         if not args.module:
             raise ValueError("-m needs a module name")
         module, rest = args.module[0], list(args.module[1:]) + rest
+    explicit = bool(getattr(args, "python", None) or getattr(ctx, "target_python", None))
     python = getattr(args, "python", None)
     if ctx is not None and hasattr(ctx, "default_python"):
         python = ctx.default_python()
@@ -57,8 +62,41 @@ def build_argv(args, ctx=None) -> list:
         raise ValueError("give a script (tfhelp run SCRIPT.py ...), -m MODULE, or -- CMD ...")
     target = rest[0]
     if target.endswith((".py", ".pyw", ".pyz")) or os.path.isfile(target):
+        if not os.path.isfile(target):
+            raise MissingScript(f"no such script: {target}" + (" (it is a folder)" if os.path.isdir(target) else ""))
+        if not explicit:
+            interp = shebang_interpreter(target, environ=getattr(ctx, "environ", None))
+            if interp:
+                return [*interp, *rest]
         return [str(python), *rest]
     return rest  # a command on PATH, e.g. `tfhelp run pytest -x`
+
+
+class MissingScript(ValueError):
+    """The script to run does not exist: a usage error (exit 2), never a diagnosis."""
+
+
+def shebang_interpreter(script: str, environ=None):
+    """The interpreter argv the script's ``#!`` line names when it exists on this machine
+    (``#!/usr/bin/env python3`` looks python3 up on PATH), else None (then --python's default)."""
+    import shutil
+
+    from tfhelp.kb.origin import read_shebang
+
+    try:
+        with open(script, "rb") as fh:
+            first = fh.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    argv = read_shebang(first)
+    if not argv:
+        return None
+    exe = argv[0]
+    if os.path.isabs(exe):
+        found = exe if os.path.isfile(exe) and os.access(exe, os.X_OK) else None
+    else:
+        found = shutil.which(exe, path=(environ or os.environ).get("PATH"))
+    return [found, *argv[1:]] if found else None
 
 
 def _err_text(ctx):
@@ -78,7 +116,7 @@ def run(args, ctx) -> int:
 
     try:
         argv = build_argv(args, ctx)
-    except ValueError as exc:
+    except ValueError as exc:   # MissingScript too: nothing ran, so there is nothing to diagnose
         print(f"tfhelp run: {exc}", file=_err_text(ctx))
         return 2
     out_fd, err_fd = _fd(ctx, "stdout", 1), _fd(ctx, "stderr", 2)
@@ -168,8 +206,26 @@ def _diagnose_and_show(result, args, ctx) -> None:
 
         errs.write(json.dumps(_json_doc(report, result), indent=2, ensure_ascii=False) + "\n")
         return
-    from tfhelp.assistant.render.run import render_run_report
+    from tfhelp.assistant.frontends.cli import known_causes
+    from tfhelp.assistant.render.run import command_label, render_run_report
+
+    if not known_causes(report) and not report.diagnoses and not _crash_of(report):
+        # a plain failure: say so in one line instead of the "No known cause matched" block
+        how = (f"was killed by {result.signal_name} (exit status {result.exit_status})" if result.signal_name
+               else f"exited with status {result.exit_status}")
+        print(f"\ntfhelp: {command_label(result.argv)} {how}; nothing in its output matches a known "
+              "TensorFlow / Keras / CUDA problem.", file=errs, flush=True)
+        return
     render_run_report(report, result, _stderr_console(ctx), python=result.argv[0] if _is_python(result.argv) else "python")
+
+
+def _crash_of(report):
+    """The unexplained crash the engine found in the output, if the engine reports one."""
+    for name in ("crash", "unexplained_crash", "unexplained", "crashes"):
+        value = getattr(report, name, None)
+        if value:
+            return value
+    return None
 
 
 def _is_python(argv) -> bool:
