@@ -317,3 +317,13 @@ def test_target_describe_lines_cover_each_case():
     gone = Origin("elsewhere", location="/far/env", reason="not on this machine")
     assert "text alone" in Target(None, gone, "default").describe()
     assert Target(None, Origin(), "default").describe() == ""
+
+
+def test_fix_cli_warns_when_the_input_came_from_another_environment(run_cli, venv, tmp_path):
+    write_rule(__import__("pathlib").Path(os.environ["TFHELP_USER_RULES"]), "import", "demo-origin-fix", DEMO)
+    err_file = tmp_path / "err.txt"
+    err_file.write_text(placeholder_error(str(venv)).replace(
+        "AttributeError: module 'tensorflow' has no attribute 'placeholder'", "ImportError: demo_origin needs six"))
+    code, out, err = run_cli(["fix", "demo-origin-fix", "--dry-run", "--python", sys.executable,
+                              "--input", str(err_file)], width=300)
+    assert code == 0 and "Warning: the error came from" in out and str(venv) in out

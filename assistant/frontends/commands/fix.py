@@ -141,12 +141,16 @@ def run(args, ctx) -> int:
     env = target_environment(python)
     failed_before = failed_before_fn(python, journal)
     fixes = None
+    origin_warning = None
     if getattr(args, "input", None):
         from tfhelp.assistant.frontends.commands.diagnose import read_input
         from tfhelp.kb.engine import Engine
 
-        report = Engine(ctx.ruleset()).diagnose(read_input(args.input, ctx), env=env, failed_before=failed_before,
-                                                rules=[rule])
+        text_in = read_input(args.input, ctx)
+        report = Engine(ctx.ruleset()).diagnose(text_in, env=env, failed_before=failed_before, rules=[rule])
+        from tfhelp.assistant.context import choose_target
+
+        origin_warning = choose_target(text_in, explicit=python).warning()  # target vs the error's env
         hit = [d for d in report.diagnoses + report.related if d.id == rule.id]
         if hit:
             fixes = hit[0].fixes
@@ -185,6 +189,8 @@ def run(args, ctx) -> int:
                       previous_failures=journal.failed_fixes(python, rule.id))
     if not as_json:
         render_plan(plan, console)
+        if origin_warning:
+            console.print(Text(f"Warning: {origin_warning}; this fix changes {python} only.", style="bold yellow"))
     if not plan.runnable:
         if as_json:
             ctx.stdout.write(json.dumps({"plan": plan.to_json(), "outcome": None}, indent=2) + "\n")
@@ -205,7 +211,7 @@ def run(args, ctx) -> int:
             else:
                 console.print(Text(msg, style="yellow"))
             return EXIT_FAIL
-        if not _ask(ctx, "Apply this fix?"):
+        if not _ask(ctx, f"Apply this fix to {python}?"):
             console.print(Text("Not applied.", style="yellow"))
             return 0
 
