@@ -327,3 +327,12 @@ def test_fix_cli_warns_when_the_input_came_from_another_environment(run_cli, ven
     code, out, err = run_cli(["fix", "demo-origin-fix", "--dry-run", "--python", sys.executable,
                               "--input", str(err_file)], width=300)
     assert code == 0 and "Warning: the error came from" in out and str(venv) in out
+
+
+def test_undo_finds_a_fix_recorded_for_another_name_of_the_same_env(run_cli, venv):
+    from tfhelp.assistant.frontends.commands.undo import last_undoable_in_env
+    from tfhelp.assistant.fixes.journal import Journal
+
+    e = _journal_entry(str(venv / "bin" / "python3"))
+    assert last_undoable_in_env(Journal(), str(venv / "bin" / "python"))["id"] == e["id"]
+    assert last_undoable_in_env(Journal(), sys.executable) is None

@@ -374,10 +374,10 @@ class Session:
         from tfhelp.assistant.fixes.plan import undo_last
         from tfhelp.assistant.render.fix import render_undo
 
-        entry = self.journal.last_undoable(self.python)
-        if entry is None:
-            from tfhelp.assistant.frontends.commands.undo import other_targets_lines
+        from tfhelp.assistant.frontends.commands.undo import last_undoable_in_env, other_targets_lines
 
+        entry = last_undoable_in_env(self.journal, self.python)
+        if entry is None:
             self.say(f"Nothing to undo for {self.python}.")
             lines = other_targets_lines(self.journal, self.python)
             if lines:

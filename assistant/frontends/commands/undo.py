@@ -39,6 +39,33 @@ def journal_targets(journal, exclude=None) -> list:
     return sorted(groups.values(), key=lambda g: str((g["last"] or {}).get("created") or ""), reverse=True)
 
 
+def last_undoable_in_env(journal, python: str):
+    """The entry ``undo`` restores for ``python``: its own newest undoable entry, else the newest one
+    recorded for another interpreter of the same environment (``venv/bin/python3`` for
+    ``venv/bin/python``), else None."""
+    entry = journal.last_undoable(python)
+    if entry is not None:
+        return entry
+    try:
+        from tfhelp.assistant.fixes.journal import env_key
+
+        mine = env_key(python)
+    except Exception:  # noqa: BLE001 - an odd path: only exact matches then
+        return None
+    best = None
+    for g in journal_targets(journal, exclude=python):
+        e = g["undoable"]
+        if e is None:
+            continue
+        try:
+            same = env_key(g["python"]) == mine
+        except Exception:  # noqa: BLE001
+            same = False
+        if same and (best is None or str(e.get("created")) > str(best.get("created"))):
+            best = e
+    return best
+
+
 def other_targets_lines(journal, python: str, verb: str = "undo") -> list:
     """Lines naming the other interpreters with fixes to undo and the command for each."""
     import shlex
@@ -76,12 +103,13 @@ def run(args, ctx) -> int:
     python = target_python(ctx)
     journal = Journal()
     report_recovered(journal, python, ctx, as_json)
-    entry = journal.last_undoable(python)
+    entry = last_undoable_in_env(journal, python)
     console = ctx.console()
     if entry is None:
         others = [{"python": g["python"], "entry": g["undoable"].get("id"), "rule_id": g["undoable"].get("rule_id"),
                    "fix_title": g["undoable"].get("fix_title"), "created": g["undoable"].get("created")}
                   for g in journal_targets(journal, exclude=python) if g["undoable"] is not None]
+        # (none of them is in python's environment: last_undoable_in_env would have found it)
         if as_json:
             ctx.stdout.write(json.dumps({"ok": True, "entry": None, "python": python, "messages": ["nothing to undo"],
                                          "other_targets": others}) + "\n")
