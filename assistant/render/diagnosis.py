@@ -51,6 +51,7 @@ def step_lines(step: dict, python: str, platform: Optional[str]) -> list:
         return code_change_lines(step)
     if a == "manual":
         out = [("note", line) for line in prose(step["text"]).split("\n")]
+        out += [("cmd", c) for c in manual_commands(step["text"])]
         if step.get("link"):
             out.append(("note", step["link"]))
         return out
@@ -61,6 +62,27 @@ def step_lines(step: dict, python: str, platform: Optional[str]) -> list:
             return [("note", "check it worked: re-run your script")]
         return [("note", "check it worked:"), ("cmd", quote([python, "-c", step.get("code", "")], platform))]
     return [("note", str(step))]
+
+
+#: First words of a backticked span in a manual step that make it a command to print on its own line.
+COMMAND_WORDS = ("conda", "pip", "pip3", "python", "python3", "py", "export", "set", "setx", "sudo", "apt",
+                 "apt-get", "nvidia-smi", "ldconfig", "wsl", "tfhelp", "modprobe", "brew", "unset", "source")
+_BACKTICK = re.compile(r"`([^`\n]+)`")
+_ANGLE_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>]*>")  # os.add_dll_directory(<CUDA bin folder>)
+
+
+def manual_commands(text: str) -> list:
+    """The commands quoted in a manual step (```conda install ...```), each to be shown on its own
+    unwrapped line so it can be copied; prose, `pip list | grep x` fragments inside sentences
+    and placeholders like <folder> are left in the text."""
+    out = []
+    for m in _BACKTICK.finditer(text or ""):
+        cmd = m.group(1).strip()
+        first = cmd.split()[0] if cmd.split() else ""
+        if first in COMMAND_WORDS and len(cmd.split()) > 1 and not _ANGLE_PLACEHOLDER.search(cmd) \
+                and cmd not in out:
+            out.append(cmd)
+    return out
 
 
 def code_change_lines(step: dict) -> list:
