@@ -297,6 +297,18 @@ def numpy_spec_for_tf(tf_version, python: Optional[str] = None, dist: str = "ten
     return spec
 
 
+def numpy_install_spec_for_tf(tf_version, python: Optional[str] = None, dist: str = "tensorflow") -> Optional[str]:
+    """The NumPy range to *install* for this TF: its declared pin, capped below 2 for every release
+    before 2.18. Several wheels declare no upper bound (2.10 - 2.11: numpy>=1.20, 2.14.0: >=1.23.5),
+    so their own pin alone lets pip bring NumPy 2, which they were not built for."""
+    spec = numpy_spec_for_tf(tf_version, python, dist)
+    if spec is None:
+        return None
+    if numpy2_supported(tf_version) is False:
+        return _intersect([spec, "<2"]) if spec else "<2"
+    return spec
+
+
 def numpy2_supported(tf_version) -> Optional[bool]:
     """True when this TF's declared NumPy range admits NumPy 2 *and* TF was built for it (>= 2.18)."""
     if _minor(tf_version) is None:
@@ -577,7 +589,7 @@ def tf_release(tf_version, os_name: str = "linux", python: Optional[str] = None)
 # ------------------------------------------------------------------------- fix-template placeholders
 #: Names usable as ``{compat.NAME}`` in rule fixes (see tfhelp.kb.templates).
 PLACEHOLDERS = {
-    "numpy_for_tf": "NumPy specifier declared by the installed TF, e.g. '>=1.23.5,<2.0.0' (use as numpy{compat.numpy_for_tf})",
+    "numpy_for_tf": "NumPy specifier declared by the installed TF, capped <2 before TF 2.18, e.g. '>=1.23.5,<2.0.0' (use as numpy{compat.numpy_for_tf})",
     "keras_for_tf": "keras specifier that fits the installed TF (keras 2.X for TF <= 2.15, keras>=3 after)",
     "tf_keras_for_tf": "tf-keras specifier of the installed TF's minor, e.g. '>=2.16.0,<2.17'",
     "protobuf_for_tf": "protobuf specifier declared by the installed TF",
@@ -644,7 +656,7 @@ def resolve_placeholder(name: str, env) -> Optional[str]:
         if tf is None or _minor(tf) is None:
             return None
         if name == "numpy_for_tf":
-            return numpy_spec_for_tf(tf, python, wheel_dist)
+            return numpy_install_spec_for_tf(tf, python, wheel_dist)
         if name == "protobuf_for_tf":
             return protobuf_spec_for_tf(tf, python, wheel_dist)
         if name == "keras_for_tf":

@@ -1,8 +1,10 @@
 """Rules about rules: everything ``tfhelp rules lint`` and ``tfhelp rules test`` check.
 
 Loading already validates each file on its own (schema, regexes, requirements, anchors). This
-module adds what needs the whole rule base: duplicate ids and titles, dangling ``related`` /
-``symptom_of`` ids, and running every rule's own examples through the real engine.
+module adds what needs the whole rule base or the compatibility model: duplicate ids and titles,
+dangling ``related`` / ``symptom_of`` ids, pip steps that break a version their ``when`` allows
+(TFH018, :mod:`tfhelp.kb.fixcheck`), too few or no one-line match examples (TFH105), and running
+every rule's own examples through the real engine.
 """
 from __future__ import annotations
 
@@ -112,9 +114,37 @@ def run_examples(ruleset, only: Optional[set] = None) -> list:
     return results
 
 
+MIN_MATCH_EXAMPLES = 3
+
+
+def example_coverage(rules: list) -> list:
+    """TFH105: a rule needs >= 3 match examples, one of them a single line (an issue title or one
+    pasted line), so it is known to answer the fragment as well as the full traceback."""
+    problems = []
+    for r in rules:
+        texts = [_example_text(e) for e in r.examples_match]
+        if any(t is None for t in texts) and corpus_root() is None:
+            continue  # installed without the corpus: can't count
+        one_line = [t for t in texts if t is not None and len(t.strip().splitlines()) == 1]
+        missing = []
+        if len(texts) < MIN_MATCH_EXAMPLES:
+            missing.append(f"{len(texts)} match example(s), want >= {MIN_MATCH_EXAMPLES}")
+        if not one_line:
+            missing.append("no one-line match example (the fragment people paste into an issue title)")
+        if missing:
+            line = r.examples_match[0].get("line", 1) if r.examples_match else 1
+            problems.append(Problem(r.path, line, "TFH105", "; ".join(missing)))
+    return problems
+
+
 def lint(ruleset, with_examples: bool = True) -> list:
-    """All problems: load-time ones, cross-rule ones, and failing examples (TFH010)."""
+    """All problems: load-time ones, cross-rule ones, pip steps against the compatibility model
+    (TFH018), example coverage (TFH105) and failing examples (TFH010)."""
+    from tfhelp.kb.fixcheck import check_rules
+
     problems = list(ruleset.problems) + cross_check(ruleset.rules)
+    problems += check_rules(ruleset.rules)
+    problems += example_coverage(ruleset.rules)
     if with_examples:
         for res in run_examples(ruleset):
             if not res.ok:

@@ -4,6 +4,9 @@
  - wheel METADATA extracted from pip-downloaded TF wheels (tools/compat/metadata/, refreshed with
    `pip download --no-deps tensorflow==X` and `unzip -p *.whl '*/METADATA'`)
  - curated rows (events, drivers, compute capability) with their sources (curated.yaml).
+ - wheel_index.yaml (wheel_index.py): releases with a wheel per Python, read with pip; it fills
+   `binary_wheels` (lint TFH018) and the Windows tested-build rows the docs table lacks (2.13).
+ - windows_metadata.yaml (windows_metadata.py): the win_amd64 wheels' own Requires-Dist.
 The procedure is described in docs/compat.md.
 """
 import glob, os, re, subprocess, sys
@@ -114,9 +117,48 @@ def wheels():
     out.sort(key=lambda r: (r["dist"], Version(r["version"])), reverse=True)
     return out
 
+def wheel_index():
+    return yaml.safe_load(open(os.path.join(HERE, "wheel_index.yaml")))
+
+
+def windows_gap_rows(builds, index):
+    """Windows rows for TF minors the docs' Windows table skips (2.13), from the wheels that exist.
+
+    The docs list no tested build for them, so the Pythons are the ones PyPI has a win_amd64 wheel
+    of that minor's Windows build for, and compiler / build tool are unknown (None) rather than
+    copied from the Linux row."""
+    win = {tuple(int(x) for x in r["tf"].split(".")[:2]) for r in builds if r["os"] == "windows"}
+    linux = sorted({tuple(int(x) for x in r["tf"].split(".")[:2]) for r in builds if r["os"] == "linux"})
+    out = []
+    for mm in linux:
+        if mm in win or mm < (2, 10):
+            continue
+        # 2.11 - 2.18.0 Windows wheels are shells over tensorflow-intel: the real build is that one.
+        dist = "tensorflow-intel" if (2, 11) <= mm <= (2, 18) else "tensorflow"
+        first, pys = None, []
+        for row in index["rows"]:
+            if row["dist"] != dist or row["platform"] != "win_amd64":
+                continue
+            vs = [v for v in row["versions"].split() if re.fullmatch(rf"{mm[0]}\.{mm[1]}\.\d+", v)]
+            if vs:
+                pys.append(row["python"])
+                first = min([first] + vs if first else vs, key=Version)
+        if not pys:
+            continue
+        pys.sort(key=Version)
+        out.append({"tf": first, "os": "windows", "device": "cpu", "package": "tensorflow",
+                    "python": f"{pys[0]}-{pys[-1]}", "compiler": None, "build_tool": None,
+                    "source": f"https://pypi.org/project/{dist}/{first}/#files",
+                    "checked": f"wheel-index (not in the docs' Windows table; Pythons with a win_amd64 {dist} {mm[0]}.{mm[1]} "
+                               "wheel, tools/compat/wheel_index.py; compiler and build tool unknown)"})
+    return out
+
+
 def main():
     data = yaml.safe_load(open(sys.argv[1]))  # curated part
-    data["tested_builds"] = tested_builds()
+    builds = tested_builds()
+    index = wheel_index()
+    data["tested_builds"] = builds + windows_gap_rows(builds, index)
     drv = []
     for r in REF["cuda_toolkit_min_driver"]:
         m = re.match(r"(\d+\.\d+)", r["cuda"])
@@ -131,6 +173,21 @@ def main():
             row["checked"] = "search (NVIDIA minor-version-compatibility page, Table 2: CUDA 10.x minimum drivers)"
     data["cuda_toolkit_min_driver"] = drv
     data["wheels"] = wheels()
+    win = yaml.safe_load(open(os.path.join(HERE, "windows_metadata.yaml")))
+    by = {(r["dist"], r["version"]): r for r in win["rows"]}
+    for row in data["wheels"]:
+        w = by.get((row["dist"], row["version"]))
+        if w is None:
+            continue
+        if w.get("wheel") is None:
+            row["windows"] = "no win_amd64 wheel"
+            continue
+        intel = [r for r in w["requires_dist"] if r.lower().replace("_", "-").startswith("tensorflow-intel")]
+        row["windows"] = (f"shell over {intel[0].split(';')[0].strip()}" if intel else "full build") + \
+            f" ({w['wheel']}, read {win['read']})"
+    data["binary_wheels"] = {"read": index["read"], "how": index["how"], "source": index["source"],
+                             "platform": "manylinux_x86_64 unless a row says win_amd64",
+                             "rows": index["rows"]}
     header = """# tfhelp compatibility model. Data, not code: kb/compat.py answers queries on it; docs/compat.md
 # explains every section, how each was read and what is still uncertain.
 #
@@ -138,7 +195,8 @@ def main():
 # per era), keras_tf (Keras pins where no wheel row says), tf_keras, older_requirements (NumPy /
 # protobuf before 2.4, secondary), cuda_minor_version_compat and cuda_toolkit_min_driver (NVIDIA),
 # compute_capability, cpu_baseline, macos, tested_builds (tensorflow/docs tables, verbatim) and
-# wheels (Requires-Dist / Requires-Python / [and-cuda] pins from each wheel's own METADATA).
+# wheels (Requires-Dist / Requires-Python / [and-cuda] pins from each wheel's own METADATA; `windows`: what
+# the win_amd64 wheel is), tf_dependents and binary_wheels (releases with a wheel per Python, for lint TFH018).
 # Every row has `source` (where the fact comes from) and `checked` (how it was confirmed).
 """
     with open(sys.argv[2], "w", encoding="utf-8") as fh:
