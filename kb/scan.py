@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from tfhelp.kb.anchors import MultiLiteral
+from tfhelp.kb.anchors import FOLD, MultiLiteral
 from tfhelp.kb.normalize import decode, strip_escapes
 
 CHUNK = 8 << 20            # bytes read at a time
@@ -47,10 +47,22 @@ MAX_PARTIAL = 16 << 20     # a line longer than this is cut so memory stays boun
 MAX_KEYS = 100_000         # dedup cache entries before it is reset
 MAX_EXCEPTIONS = 100
 SEVERITY_RANK = {"fatal": 0, "degraded": 1, "warning": 2, "harmless": 3}
+DENSE_BYTES = 4096         # more than one anchor hit per this many bytes: the region is dense
+DENSE_MIN = 64             # ... and never fewer than this many hits
 
 _MASK = re.compile(r"0x[0-9a-f]+|\d+")
 _DIGITS = bytes.maketrans(b"0123456789", b"##########")
 _HEX = re.compile(rb"#x[#a-f]+")  # 0x7f3a... after the digits became #
+
+
+class _LineOffsets:
+    """Buffer offset of line ``i`` of a region (``text`` has the region's exact length)."""
+
+    def __init__(self, text: bytes, base: int):
+        self.text, self.base = text, base
+
+    def at(self, i: int) -> int:
+        return self.base + len(self.text) - len(self.text.split(b"\n", i)[-1])
 
 
 def _key(raw: bytes) -> bytes:
@@ -152,6 +164,9 @@ class LogScanner:
         self._count_lines = 0   # newlines in [0, _count_off)
         self._findings: dict = {}
         self._cache: dict = {}
+        self._dcache: dict = {}   # folded whole line -> _Cached (the de-duplicating path)
+        self._leading: set = set()  # rules with a cached line that starts an occurrence (lo == 0)
+        self._dedup_first = self.prefilter.backend != "hyperscan"
         self._exceptions = []
         self._exc_seen = set()
         self._facts: dict = {}
@@ -231,21 +246,40 @@ class LogScanner:
             else:
                 end_rel = rel_scan
         if end_rel > rel_scan:
-            hits = self.prefilter.line_hits(buf, rel_scan, end_rel)
+            hits = None
+            if self._dedup_first:  # the pure back-end walks every byte in Python-called code
+                hits = False
+            else:
+                hits = self.prefilter.line_hits(buf, rel_scan, end_rel,
+                                                limit=max(DENSE_MIN, (end_rel - rel_scan) // DENSE_BYTES))
+            if hits is None or hits is False:
+                # Dense region (or the pure back-end): de-duplicate its lines, then look at each
+                # distinct line once.  It stops short of the end so every window's after-context
+                # is already in the buffer.
+                cut = end_rel
+                if not eof:
+                    cut = buf.rfind(b"\n", rel_scan, max(rel_scan, end_rel - CTX_BYTES - 1)) + 1
+                if cut > rel_scan and self._drain(self._base + end_rel, eof) and self._dedup_region(rel_scan, cut):
+                    self._scan_pos = self._base + cut
+                    end_rel = cut
+                    hits = []
+                elif hits is False or cut <= rel_scan:
+                    if cut <= rel_scan and not eof:
+                        hits = []  # too little read yet: wait for more
+                        end_rel = rel_scan
+                    else:
+                        hits = self.prefilter.line_hits(buf, rel_scan, end_rel)
+                else:
+                    hits = self.prefilter.line_hits(buf, rel_scan, end_rel)
             if hits:
                 self.stats.candidates += len(hits)
                 base = self._base
                 rfind = buf.rfind
                 self._pending.extend((base + rfind(b"\n", 0, h - 1) + 1, base + h) for h in hits)
-            self._scan_pos = self._base + end_rel
+            if end_rel > rel_scan:
+                self._scan_pos = self._base + end_rel
         if self._pending:
-            limit = self._base + end_rel
-            done = 0
-            for ls, hit in self._pending:
-                if not self._window(ls, hit, limit, eof):
-                    break
-                done += 1
-            del self._pending[:done]
+            self._drain(self._base + end_rel, eof)
         # Drop what no future window can need.
         keep = self._scan_pos - CTX_BYTES - LINE_CAP
         if self._pending:
@@ -257,6 +291,143 @@ class LogScanner:
             self._buf[0:m] = self._buf[k:self._n]
             self._n = m
             self._base = keep
+
+    def _drain(self, limit: int, eof: bool) -> bool:
+        """Diagnose the pending candidates whose context is read.  True when none is left."""
+        done = 0
+        for ls, hit in self._pending:
+            if not self._window(ls, hit, limit, eof):
+                break
+            done += 1
+        del self._pending[:done]
+        return not self._pending
+
+    def _dedup_region(self, r0: int, r1: int) -> bool:
+        """Scan the whole lines in ``buf[r0:r1]`` by their distinct folded forms: the cost is a
+        few C passes over the bytes plus Python work per *distinct* line, whatever the number of
+        anchor hits."""
+        with memoryview(self._buf) as mv, mv[r0:r1] as view:
+            folded = bytes(view).translate(FOLD)
+        # hex addresses (0x7f3a..., "#x#f#a" once folded) become "#x#": the lines keep their
+        # order, _LineOffsets finds their offsets in the unmasked fold
+        lines = (_HEX.sub(b"#x#", folded) if b"#x" in folded else folded).split(b"\n")
+        first_line = self._line_at(self._base + r0)  # 0-based index of lines[0]
+        distinct = list(dict.fromkeys(lines))
+        joined = b"\n".join(distinct)
+        hit_ends = self.prefilter.folded_hits(joined)
+        if hit_ends:
+            starts = [0]
+            for k in distinct:
+                starts.append(starts[-1] + len(k) + 1)
+            from bisect import bisect_right
+
+            found = {}
+            for h in hit_ends:
+                i = bisect_right(starts, h - 1) - 1
+                found.setdefault(i, h - starts[i])
+            keys = [(distinct[i], off) for i, off in found.items()]
+            many = len(keys) > 8
+            if many:
+                from collections import Counter
+
+                counts = Counter(lines)
+                firsts = dict(zip(reversed(lines), range(len(lines) - 1, -1, -1)))
+                lasts = dict(zip(lines, range(len(lines))))
+            rev = None
+            plan = []
+            for k, off in keys:
+                if many:
+                    a, b, c = firsts[k], lasts[k], counts[k]
+                else:
+                    a = lines.index(k)
+                    c = lines.count(k)
+                    if c == 1:
+                        b = a
+                    else:
+                        if rev is None:
+                            rev = lines[::-1]
+                        b = len(lines) - 1 - rev.index(k)
+                plan.append((a, b, c, k, off))
+            plan.sort()
+            offsets = _LineOffsets(folded, r0)
+            for a, b, c, k, off in plan:
+                self.stats.candidates += c
+                self._dedup_key(k, off, a, b, c, lines, offsets, first_line, r1)
+        self._count_off = self._base + r1
+        self._count_lines = first_line + len(lines) - 1
+        return True
+
+    def _line_end(self, r_ls: int) -> int:
+        le = self._buf.find(b"\n", r_ls, self._n)
+        return le if le >= 0 else self._n
+
+    def _dedup_key(self, key: bytes, off: int, a: int, b: int, c: int, lines: list, offsets,
+                   first_line: int, r1: int) -> None:
+        """All ``c`` occurrences of one distinct folded line (first at index ``a``, last at
+        ``b`` of ``lines``; the anchor ends ``off`` bytes into it)."""
+        cached = self._dcache.get(key)
+        rest = c
+        i0 = a  # index of the first occurrence still to count
+        if cached is None:
+            r_ls = offsets.at(a)
+            le = self._line_end(r_ls)
+            cached = self._evaluate(r_ls, min(r_ls + off, le), le, first_line + a, self._n, True)
+            if len(self._dcache) >= MAX_KEYS:
+                self._dcache.clear()
+            self._dcache[key] = cached
+            rest -= 1
+            if not rest:
+                return
+            i0 = lines.index(key, a + 1)
+        start_ord = cached.seen + 1  # occurrence number (over the whole log) of lines[i0]
+        # Near misses: re-run those rules at the 2nd, 4th, 8th ... occurrence, as the line path does.
+        if cached.near:
+            rules = [r for r in (self.ruleset.get(i) for i in cached.near) if r is not None]
+            want = set()
+            p = 1
+            while p < start_ord:
+                p <<= 1
+            while p < start_ord + rest:
+                want.add(p - start_ord)  # 0-based among the occurrences counted here
+                p <<= 1
+            if want and rules:
+                i, top = i0, max(want)
+                for j in range(top + 1):
+                    if j:
+                        i = lines.index(key, i + 1)  # C loop
+                    if j in want:
+                        r_ls = offsets.at(i)
+                        le = self._line_end(r_ls)
+                        self._evaluate(r_ls, min(r_ls + off, le), le, first_line + i, self._n, True,
+                                       recheck=rules, cached=cached, count_cached=False)
+        # Count without visiting each occurrence: an occurrence whose evidence starts on this line
+        # (lo == 0) is a new one, spread over hi more lines.  A line inside a longer occurrence
+        # (lo < 0) is counted by that occurrence's first line, when that line is a candidate too
+        # (the rule has such a key); only otherwise are its occurrences walked one by one.
+        last_ln = first_line + b + 1
+        walk = []
+        for rid, lo, hi in cached.hits:
+            f = self._findings.get(rid)
+            if f is None:
+                continue
+            if lo == 0:
+                f.count += rest
+                f.claimed = max(f.claimed, last_ln + hi)
+                self._leading.add(rid)
+            elif rid not in self._leading:
+                walk.append((rid, lo, hi))
+        if walk:
+            i = i0
+            for j in range(rest):
+                if j:
+                    i = lines.index(key, i + 1)
+                line = first_line + i + 1
+                for rid, lo, hi in walk:
+                    f = self._findings[rid]
+                    if line + lo > f.claimed:
+                        f.count += 1
+                    f.claimed = max(f.claimed, line + hi)
+        cached.seen += rest
 
     def _window(self, ls: int, hit: int, limit: int, eof: bool) -> bool:
         """Diagnose the window around the candidate line starting at ``ls``.  Returns False when
@@ -282,6 +453,19 @@ class LogScanner:
             # first time (a multi-line `all`): at the 2nd, 4th, 8th ... occurrence, re-run just
             # those rules on this occurrence's window.
             recheck = [r for r in (self.ruleset.get(i) for i in cached.near) if r is not None]
+        res = self._evaluate(r_ls, r_hit, line_end, line_no, r_limit, eof, recheck, cached)
+        if res is None:
+            return False
+        if recheck is None:
+            self._remember(key, res)
+        return True
+
+    def _evaluate(self, r_ls: int, r_hit: int, line_end: int, line_no: int, r_limit: int, eof: bool,
+                  recheck=None, cached=None, count_cached: bool = True):
+        """Run the engine on the window around the line at buffer offset ``r_ls`` (0-based log
+        line ``line_no``), count this occurrence, and return the line's cache entry (None: the
+        after-context isn't read yet)."""
+        buf = self._buf
         # after-context: AFTER lines, at most CTX_BYTES
         stop = min(r_limit, line_end + 1 + CTX_BYTES)
         pos, after = line_end + 1, 0
@@ -296,7 +480,7 @@ class LogScanner:
         elif eof:
             win_end = r_limit
         else:
-            return False  # wait for the next chunk
+            return None  # wait for the next chunk
         # before-context
         floor = max(0, r_ls - CTX_BYTES)
         start, before = r_ls, 0
@@ -324,8 +508,9 @@ class LogScanner:
             owner.extend([first_line + i] * pieces)
         self.stats.windows += 1
         if recheck is not None:
-            cached.seen += 1
-            self._count_cached(cached, line_no + 1)
+            if count_cached:
+                cached.seen += 1
+                self._count_cached(cached, line_no + 1)
             report = self.engine.diagnose("\n".join(texts), self.env, rules=recheck)
         else:
             report = self.engine.diagnose("\n".join(texts), self.env)
@@ -349,15 +534,15 @@ class LogScanner:
                 nxt = min((e for e in ev if e > cand and full_key(e) == k), default=None)
                 ev = [e for e in ev if e > prev and (nxt is None or e < nxt)]
                 entries.append((d.id, ev[0] - cand, ev[-1] - cand))
+                if ev[0] == cand:
+                    self._leading.add(d.id)
                 self._claim(d, ev[0], ev[-1], owner)
             else:
                 # Fired on other lines of the window: those lines are (or were) candidates of
                 # their own and count there; only make sure the finding exists.
                 self._claim(d, ev[0], ev[-1], owner, count=False)
-        if recheck is None:
-            self._remember(key, _Cached(entries, tuple(d.id for d in report.related if d.matched)))
         self._absorb(report, owner)
-        return True
+        return _Cached(entries, tuple(d.id for d in report.related if d.matched))
 
     def _remember(self, key: bytes, entry: _Cached) -> None:
         if len(self._cache) >= MAX_KEYS:
