@@ -17,22 +17,7 @@ def tensorflow_check(d: Doctor) -> Check:
         return c
     tb = d.p.data("tfbuild")
     if not d.tf_dists:
-        if tb.get("found") and tb.get("namespace_package"):
-            c.found = "a 'tensorflow' folder without __init__.py (left over from an uninstall)"
-            c.problem(ERROR, "`import tensorflow` resolves to an empty namespace package at "
-                      f"{', '.join(tb.get('locations') or [])}; `tf.__version__` and everything else "
-                      "will be missing.", None,
-                      "Delete that folder, then reinstall TensorFlow.",
-                      [d.pip("install", "--force-reinstall", "tensorflow")])
-            return c
-        c.found = "not installed"
-        c.status = WARNING
-        c.problems.append(Problem(WARNING, "No TensorFlow distribution is installed in this interpreter; "
-                                  "`import tensorflow` fails with ModuleNotFoundError.",
-                                  "no-module-named-tensorflow",
-                                  "Install TensorFlow into this interpreter (or point tfhelp at the right "
-                                  "one with --python).", [d.pip("install", "tensorflow")]))
-        return c
+        return _no_distribution(d, c, tb)
     dist = d.tf_dists[0]
     found = f"{dist} {d.tf}"
     b = d.build
@@ -52,6 +37,40 @@ def tensorflow_check(d: Doctor) -> Check:
         c.details.append(f"installed in {loc} by {(d.p.package_details.get(dist) or {}).get('installer') or '?'}")
     c.found = found
     c.status = OK
+    _installation_problems(d, c, dist)
+    if dist == "tensorflow-gpu":
+        c.details.append("tensorflow-gpu is the old name; it stopped receiving releases after 2.11")
+    return c
+
+
+def _no_distribution(d: Doctor, c: Check, tb: dict) -> Check:
+    """No TensorFlow distribution in pip's metadata: nothing, a leftover folder, or a bare package."""
+    if tb.get("found") and tb.get("namespace_package"):
+        c.found = "a 'tensorflow' folder without __init__.py (left over from an uninstall)"
+        c.problem(ERROR, "`import tensorflow` resolves to an empty namespace package at "
+                  f"{', '.join(tb.get('locations') or [])}; `tf.__version__` and everything else "
+                  "will be missing.", None,
+                  "Delete that folder, then reinstall TensorFlow.",
+                  [d.pip("install", "--force-reinstall", "tensorflow")])
+        return c
+    if tb.get("found"):
+        c.found = f"a 'tensorflow' package without pip metadata at {', '.join(tb.get('locations') or [])}"
+        c.problem(WARNING, "`import tensorflow` finds a package that pip does not know about, so its version "
+                  "and pins cannot be checked.", None, "Reinstall TensorFlow with pip into this interpreter.",
+                  [d.pip("install", "--force-reinstall", "tensorflow")])
+        return c
+    c.found = "not installed"
+    c.status = WARNING
+    c.problems.append(Problem(WARNING, "No TensorFlow distribution is installed in this interpreter; "
+                              "`import tensorflow` fails with ModuleNotFoundError.",
+                              "no-module-named-tensorflow",
+                              "Install TensorFlow into this interpreter (or point tfhelp at the right "
+                              "one with --python).", [d.pip("install", "tensorflow")]))
+    return c
+
+
+def _installation_problems(d: Doctor, c: Check, dist: str) -> None:
+    """Several TF distributions at once, doubled metadata, conda and pip both owning TensorFlow."""
     conflicting = conflicting_tf_distributions(d.p)
     backing = [x for x in d.tf_dists if x not in conflicting]
     if backing and len(conflicting) == 1:
@@ -79,9 +98,6 @@ def tensorflow_check(d: Doctor) -> Check:
                   f"{', '.join(conda_tf)}; the two package managers overwrite each other's files.",
                   "conda-pip-mixed-tensorflow",
                   "Keep one installer for TensorFlow: remove the conda package or the pip one.")
-    if dist == "tensorflow-gpu":
-        c.details.append("tensorflow-gpu is the old name; it stopped receiving releases after 2.11")
-    return c
 
 
 def keras_check(d: Doctor) -> Optional[Check]:
