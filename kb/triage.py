@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
+CHUNK = 8 << 20
 #: Example files kept per rule in the summary (the smallest paths, so any merge order agrees).
 EXAMPLES = 3
 #: Top-level keys of ``Report.to_json()`` that a per-file result leaves out (the per-file
@@ -145,7 +146,10 @@ def scan_path(path: str, options: Options = Options(), bundle: Optional[dict] = 
     except InputError as exc:
         return {"path": path, "diagnoses": [], "error": _without_path(str(exc), open_as or path)}
     try:
-        report, stats = scan_file(fh, ruleset, backend=options.backend)
+        # A small file gets a read buffer its size, not the scanner's 8 MB default (allocating
+        # that per file would cost more than scanning a job log).
+        chunk = CHUNK if _size is None else max(64 << 10, min(CHUNK, (_size + 1) * (8 if _is_gzip(fh) else 1)))
+        report, stats = scan_file(fh, ruleset, backend=options.backend, chunk=chunk)
         stopped = getattr(fh, "stopped", None)
     except Exception as exc:  # noqa: BLE001 - one broken file must not end a triage of thousands
         return {"path": path, "diagnoses": [], "error": f"scan failed: {type(exc).__name__}: {exc}"}
@@ -165,6 +169,12 @@ def scan_path(path: str, options: Options = Options(), bundle: Optional[dict] = 
     elif not stats.bytes:
         out["error"] = "empty file"
     return out
+
+
+def _is_gzip(fh) -> bool:
+    from tfhelp.kb.sources import _GzipStream
+
+    return isinstance(fh, _GzipStream)
 
 
 def scan_paths(pairs: list, options: Options = Options(), bundle: Optional[dict] = None) -> list:
