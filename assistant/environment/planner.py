@@ -8,6 +8,10 @@ target interpreter, and every constraint that decided it, each with its reason a
 
 All knowledge comes from :mod:`tfhelp.kb.compat` (``kb/data/compat.yaml``); this module only
 reasons over it. Nothing here imports TensorFlow, rich, or runs a process.
+
+Why one module of ~630 lines: it is one decision procedure (route -> versions -> commands) whose
+steps append to one shared list of constraints and reasons; split up, that chain of reasoning
+would have to be read across files.
 """
 from __future__ import annotations
 

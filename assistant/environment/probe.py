@@ -15,6 +15,9 @@ Which interpreter runs which probe:
 
 :class:`ProbeResult` keeps the raw per-probe data (that is what the recorded fixtures hold) and
 derives the facts the doctor and the engine use from it.
+
+Why one module of ~500 lines: the recorded fixtures (tests/fixtures/probe) are ProbeResult JSON,
+so the runner that produces the raw data and the class that reads facts out of it change together.
 """
 from __future__ import annotations
 

@@ -14,8 +14,11 @@ Probes:
   nvml      NVIDIA driver, GPUs, memory, compute capability (pynvml if importable, else ctypes NVML)
   cudalibs  which CUDA / cuDNN / cuBLAS libraries load with ctypes, from where, and their versions
   cuinit    CUDA driver API: cuInit(0), cuDriverGetVersion, cuDeviceGetCount
-  tfimport  a real ``import tensorflow`` (slow, may crash; only run on request)
+  tfimport  a real ``import tensorflow`` (slow, may crash; doctor runs it when TF is installed)
   selftest-hang / selftest-segv / selftest-raise   fault-injection probes used by tfhelp's tests
+
+Why one file of ~740 lines: the target interpreter runs it as a lone script, with no tfhelp
+installed there, so everything a probe needs has to be in this file.
 """
 import ast
 import glob
