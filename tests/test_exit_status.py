@@ -151,3 +151,14 @@ def test_metal_pairs(py, pair):
     from tfhelp.assistant.environment.planner import metal_pair
 
     assert metal_pair(py)[:2] == pair
+
+
+def test_report_status_counts_only_known_causes():
+    from types import SimpleNamespace as NS
+
+    from tfhelp.assistant.frontends.cli import report_status
+
+    fatal = NS(rule=NS(severity="fatal", id="x"), unexplained=False)
+    assert report_status(NS(diagnoses=[], crash=None)) == 1
+    assert report_status(NS(diagnoses=[fatal], crash=None)) == 0
+    assert report_status(NS(diagnoses=[NS(rule=NS(severity="fatal"), unexplained=True)], crash=None)) == 1

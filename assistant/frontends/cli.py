@@ -41,8 +41,16 @@ def known_causes(report) -> list:
 
 
 def report_status(report) -> int:
-    """Exit status of a diagnosis (see EXIT_STATUS_HELP): 0 when a known cause was reported, else 1."""
-    return EXIT_FOUND if known_causes(report) else EXIT_NOTHING_FOUND
+    """Exit status of a diagnosis (see EXIT_STATUS_HELP): 0 when a known cause was reported, else 1.
+    The engine's crash layer (``kb.crash.exit_status``) decides when it is present: only harmless
+    notices beside an unexplained crash explain nothing either."""
+    if not known_causes(report):
+        return EXIT_NOTHING_FOUND
+    try:
+        from tfhelp.kb.crash import exit_status
+    except ImportError:
+        return EXIT_FOUND
+    return exit_status(report)
 
 
 class UsageError(Exception):
