@@ -272,10 +272,11 @@ def _structural(doc: Document, env, fired: list) -> None:
     found, facts = structural.diagnose(doc, env)
     if facts:
         doc.parsed.facts["structural"] = [f.to_json() for f in facts]
-    for rule, fixes, lines, _fact in found:
+    for rule, fixes, lines, fact in found:
         evidence = [Evidence(i + 1, doc.lines[i]) for i in lines]
-        fired.append(Diagnosis(rule, STRUCTURAL_SCORE.get(rule.confidence, 70), evidence,
-                               mark_seen_code(fixes, doc), first_line=lines[0] + 1 if lines else 0))
+        score = STRUCTURAL_SCORE.get(rule.confidence, 70) + (5 if fact.confirmed else 0)
+        fired.append(Diagnosis(rule, score, evidence, mark_seen_code(fixes, doc), confirmed=fact.confirmed,
+                               env_reason=fact.env_reason, first_line=lines[0] + 1 if lines else 0))
 
 
 class Engine:

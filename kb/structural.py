@@ -65,8 +65,8 @@ _DOTTED = rf"{_IDENT}(?:\.{_IDENT})*"
 _Q = r"['\"]"
 _CANNOT_IMPORT = _Lazy(
     rf"cannot import name {_Q}?(?P<name>{_IDENT}){_Q}?(?: from {_Q}?(?P<module>{_DOTTED}){_Q}?)?"
-    r"(?: \((?P<path>[^)]*)\))?")
-_NO_MODULE = _Lazy(rf"No module named {_Q}?(?P<module>{_DOTTED}){_Q}?")
+    r"(?: \((?P<path>[^)]*)\))?", re.I)
+_NO_MODULE = _Lazy(rf"No module named {_Q}?(?P<module>{_DOTTED}){_Q}?", re.I)
 _MODULE_ATTR = _Lazy(rf"module {_Q}(?P<module>{_DOTTED}){_Q} has no attribute {_Q}(?P<name>{_IDENT}){_Q}")
 _OBJECT_ATTR = _Lazy(rf"{_Q}(?P<cls>{_DOTTED}){_Q} object has no attribute {_Q}(?P<name>{_IDENT}){_Q}")
 _UNDEF = _Lazy(r"(?:undefined symbol|Symbol not found):\s*(?P<sym>[^\s,;'\"]+)")
@@ -93,9 +93,12 @@ class Fact:
     path: Optional[str] = None
     library: Optional[str] = None
     conflicts: list = field(default_factory=list)  # [{"requirer", "requirer_version", "package", "spec", "installed"}]
+    confirmed: Optional[bool] = None  # the installed version (or the paths) agree with the table row
+    env_reason: str = ""
 
     def to_json(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
+        out = {k: v for k, v in asdict(self).items()
+               if v not in (None, [], "") and k not in ("confirmed", "env_reason")}
         out["line"] = self.line + 1
         return out
 
@@ -190,7 +193,8 @@ def table() -> dict:
         doc = json.load(fh)
     rows = {}
     for r in doc["rows"]:
-        rows[r["name"]] = r
+        if "removed_in" in r or "added_in" in r:
+            rows[r["name"]] = r
     return {"rows": rows, "sources": doc.get("sources", {})}
 
 
@@ -202,15 +206,44 @@ def _dist_of(module: Optional[str]) -> Optional[str]:
     return ROOT_DIST.get(module.split(".", 1)[0])
 
 
+#: Other spellings of a public namespace that error messages use: (prefix, replacement).
+_ALIASES = (("keras._tf_keras.keras.", "tensorflow.keras."), ("keras._tf_keras.keras", "tensorflow.keras"),
+            ("keras.api._v2.keras.", "keras."), ("keras.api._v2.keras", "keras"),
+            ("keras.api._v1.keras.", "keras."), ("keras.api.", "keras."),
+            ("tensorflow._api.v2.", "tensorflow."), ("tensorflow._api.v1.", "tensorflow."),
+            ("tensorflow.compat.v2.", "tensorflow."), ("tensorflow_core.", "tensorflow."),
+            ("tensorflow.python.keras.api._v2.keras.", "tensorflow.keras."),
+            ("tf_keras.api._v2.keras.", "tf_keras."), ("tf_keras.api._v1.keras.", "tf_keras."),
+            # last resort: tf.keras of TF 2.6-2.15 is the keras package, and Keras 3 from TF 2.16
+            ("tensorflow.keras.", "keras."))
+
+
+def _spellings(module: str) -> list:
+    out = [module]
+    for old, new in _ALIASES:
+        if module.startswith(old) if old.endswith(".") else module == old:
+            out.append(new + module[len(old):])
+    return out
+
+
 def lookup(fact: Fact) -> Optional[dict]:
     """The table row that explains this fact, or None."""
     if fact.kind not in ("cannot-import", "no-module", "module-attr"):
         return None
-    dist = _dist_of(fact.module)
+    for module in _spellings(fact.module or ""):
+        if fact.kind == "no-module" and module.startswith("keras.") and fact.module.startswith("tensorflow.keras."):
+            continue  # a tf.keras submodule that never existed is not a moved Keras module
+        r = _lookup(fact, module)
+        if r is not None:
+            return r
+    return None
+
+
+def _lookup(fact: Fact, module: str) -> Optional[dict]:
+    dist = _dist_of(module)
     if dist is None:
         return None
     rows = table()["rows"]
-    module = fact.module
     if fact.kind == "no-module":
         parts = module.split(".")
         if len(parts) < 2 and dist != "protobuf":
@@ -318,7 +351,7 @@ def _code_fix(fact: Fact, row: dict) -> Optional[dict]:
         new_mod, _, new_name = repl.rpartition(".")
         old_mod, _, old_name = old.rpartition(".")
         if fact.kind == "module-attr":
-            before, after = f"{old_mod}.{old_name}", repl
+            before, after = _as_written(f"{old_mod}.{old_name}"), _as_written(repl)
         else:
             before = f"from {old_mod} import {old_name}"
             after = f"from {new_mod} import {new_name}"
@@ -329,6 +362,14 @@ def _code_fix(fact: Fact, row: dict) -> Optional[dict]:
             after = f"from {repl} import {fact.name}"
     return _fix(f"Use {repl} instead of {old}", [{"action": "code_change", "before": before, "after": after},
                                                  {"action": "verify", "check": "script"}])
+
+
+def _as_written(dotted: str) -> str:
+    """How code usually spells a dotted name: np.float_, tf.Session."""
+    for full, short in (("numpy.", "np."), ("tensorflow.", "tf.")):
+        if dotted.startswith(full):
+            return short + dotted[len(full):]
+    return dotted
 
 
 def _notes_url(row: dict) -> Optional[str]:
@@ -488,8 +529,7 @@ def _describe(row: dict, fact: Fact) -> tuple:
     if "removed_in" in row:
         last, gone = row.get("last_version_with_it"), row["removed_in"]
         moved = row.get("replacement")
-        verb = "moved" if moved else "was removed"
-        title = f"{name} {verb} in {pkg} {_minor(gone) or gone}" + (f" (use {moved})" if moved else "")
+        title = f"{name} is gone by {pkg} {_minor(gone) or gone}" + (f" (use {moved})" if moved else "")
         cause = (f"The {what} {name} is not in {pkg} {gone}: the newest examined release that still has it is "
                  f"{last}, so it was removed or moved after {last} (at the latest in {gone}).")
         if moved:
@@ -529,6 +569,37 @@ def _row_refs(row: dict) -> list:
     return refs
 
 
+def consistent(row: dict, env, path_versions: dict) -> tuple:
+    """(verdict, reason): does the installed release (or what the paths show) agree with the row?
+    False means the table says the name should be there, so something else is going on."""
+    pkg = row["package"]
+    if env is not None:
+        installed = _tf_version(env) if pkg == "tensorflow" else (getattr(env, "packages", None) or {}).get(pkg)
+    else:
+        installed = None
+    label = "probed" if getattr(env, "source", "") == "probe" else "inferred"
+    if installed:
+        iv = _vt(installed)
+        if "removed_in" in row:
+            if iv <= _vt(row.get("last_version_with_it")):
+                return False, f"{pkg} {installed} still has it according to the table"
+            if iv >= _vt(row["removed_in"]):
+                return True, f"confirmed by the {label} environment: {pkg} {installed} (gone from {row['removed_in']})"
+        elif "added_in" in row:
+            if iv >= _vt(row["added_in"]):
+                return False, f"{pkg} {installed} already has it according to the table"
+            if iv <= _vt(row.get("last_version_without_it")):
+                return True, f"confirmed by the {label} environment: {pkg} {installed} (needs {row['added_in']})"
+        return None, ""
+    seen = path_versions.get(pkg)
+    if seen and "removed_in" in row and pkg == "keras":
+        keras3 = seen == ">=3"
+        gone_in_3 = _vt(row["removed_in"]) >= (3,) and _vt(row.get("last_version_with_it")) < (3,)
+        if gone_in_3:
+            return (True, "the traceback's paths show Keras 3") if keras3 else (False, "the paths show Keras 2")
+    return None, ""
+
+
 def _symbol_diagnosis(fact: Fact, row: dict, env) -> tuple:
     rid, title, category, summary, cause = _describe(row, fact)
     fixes = []
@@ -545,7 +616,8 @@ def _symbol_diagnosis(fact: Fact, row: dict, env) -> tuple:
                                         "use the API of the installed release (see its release notes).",
             "link": _notes_url(row)}]))
     wheels = (table()["sources"].get(row["package"]) or {}).get("wheels") or []
-    cause += f" Wheels compared: {', '.join(wheels)}." if wheels else ""
+    versions = [w.split("-")[1] for w in wheels if w.count("-") >= 2]
+    cause += f" Releases compared: {', '.join(versions)}." if versions else ""
     rule = _rule(rid, title, category, summary, cause, _row_refs(row))
     return rule, fixes
 
@@ -641,6 +713,7 @@ def diagnose(doc, env) -> tuple:
     """``([(rule, fixes, evidence_line_indices, fact)], facts)``: the facts the table or the compat
     model explain, and every fact parsed (for the report's ``input.facts.structural``)."""
     facts = parse_facts(doc.lines)
+    path_versions = None
     out = []
     for f in facts:
         try:
@@ -650,7 +723,13 @@ def diagnose(doc, env) -> tuple:
                 res = _addon_diagnosis(f, env)
             else:
                 row = lookup(f)
-                res = _symbol_diagnosis(f, row, env) if row else None
+                res = None
+                if row:
+                    if path_versions is None:
+                        path_versions = versions_from_paths(doc.text)
+                    f.confirmed, f.env_reason = consistent(row, env, path_versions)
+                    if f.confirmed is not False:
+                        res = _symbol_diagnosis(f, row, env)
         except (OSError, ValueError, KeyError) as exc:  # a broken table must not break a diagnosis
             res = None
             del exc

@@ -116,7 +116,7 @@ ADDED_FOR = {"protobuf": ["google.protobuf", "google.protobuf.*"],
              "ml-dtypes": ["ml_dtypes"],
              "numpy": ["numpy", "numpy.exceptions", "numpy.dtypes"],
              "keras": ["keras", "keras.ops", "keras.saving", "keras.utils", "keras.layers", "keras.config",
-                       "keras.random", "keras.optimizers"],
+                       "keras.random", "keras.optimizers", "keras.src"],
              "tensorflow": ["tensorflow", "tensorflow.experimental", "tensorflow.config",
                             "tensorflow.config.experimental"],
              "h5py": ["h5py"]}
@@ -385,6 +385,13 @@ def scan_wheel(pkg: str, ver: str, req: str) -> dict:
                 modules["tensorflow.keras" + m[len(prefix):]] = names
         if "tensorflow" in modules and modules["tensorflow"] is not None:
             modules["tensorflow"].add("keras")
+    if pkg == "tensorflow" and ver not in TF_KERAS_FROM:
+        # TF before 2.6 carries tf.keras itself, generated under python/keras/api
+        prefix = "tensorflow.python.keras.api." + ("_v1.keras" if vkey(ver) < (2,) else "_v2.keras")
+        for m in [m for m in modules if m == prefix or m.startswith(prefix + ".")]:
+            modules["tensorflow.keras" + m[len(prefix):]] = {n for n in names_of(m) if not n.startswith("_")}
+        if modules.get("tensorflow") is not None and "tensorflow.keras" in modules:
+            modules["tensorflow"].add("keras")
     for mod in list(modules):
         parent, _, leaf = mod.rpartition(".")
         if parent and modules.get(parent) is not None and not leaf.startswith("_"):
@@ -523,7 +530,8 @@ def build(pkg: str, scans: list) -> list:
             continue
         if r["kind"] == "symbol":
             m, _, n = r["name"].rpartition(".")
-            cands = [c for c in where.get(n, []) if c != m]
+            # never a parallel namespace such as numpy.ma (masked arrays) for a plain numpy name
+            cands = [c for c in where.get(n, []) if c != m and not (c.endswith(".ma") and not m.endswith(".ma"))]
             if cands:
                 r["replacement"] = _closest(m, cands) + "." + n
         else:
@@ -596,7 +604,8 @@ def main(argv=None) -> int:
         with open(args.out, encoding="utf-8") as fh:
             prev = json.load(fh)
         for r in prev["rows"]:
-            old.setdefault(r["package"], []).append(r)
+            if "removed_in" in r or "added_in" in r:  # rows only an old override made are rebuilt below
+                old.setdefault(r["package"], []).append(r)
         sources = prev.get("sources", {})
     for pkg, vers in VERSIONS.items():
         if args.only and pkg not in args.only:
@@ -632,6 +641,8 @@ def main(argv=None) -> int:
             if k in o:
                 r[k] = o[k]
         r["curated"] = o["source"]
+        if "removed_in" not in r and "added_in" not in r:
+            raise SystemExit(f"overrides.yaml: {o['name']} matches no generated row and gives no removed_in/added_in")
     for r in all_rows:
         r.setdefault("source", "wheels")
     all_rows.sort(key=lambda r: (r["package"], r["name"]))
