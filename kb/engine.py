@@ -286,7 +286,10 @@ class Engine:
         self.ruleset = ruleset
 
     def diagnose(self, data, env: Optional[Environment] = None, max_related: int = 5,
-                 failed_before: Optional[Callable] = None, rules: Optional[list] = None) -> Report:
+                 failed_before: Optional[Callable] = None, rules: Optional[list] = None,
+                 crash: bool = True) -> Report:
+        """``crash``: also find what ended the run (:mod:`tfhelp.kb.crash`); the log scanner,
+        which diagnoses windows of a log, does that once for the whole log instead."""
         doc = Document(data)
         text_env = Environment.from_facts(doc.parsed.facts)
         eff_env = text_env.merged(env) if env is not None else (text_env if text_env.known else None)
@@ -348,5 +351,10 @@ class Engine:
                                   d.first_line, d.id))
         near.sort(key=lambda t: (-t[0], -t[1].score, t[1].id))
         related = [d for _, d in near[:max_related]]
-        return Report(diagnoses=fired, related=related, lines=len(doc.lines), exceptions=doc.parsed.exceptions,
-                      facts=doc.parsed.facts, environment=eff_env, notes=notes)
+        report = Report(diagnoses=fired, related=related, lines=len(doc.lines), exceptions=doc.parsed.exceptions,
+                        facts=doc.parsed.facts, environment=eff_env, notes=notes)
+        if crash:
+            from tfhelp.kb.crash import attach, detect
+
+            attach(report, detect(doc.lines))
+        return report

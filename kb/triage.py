@@ -201,6 +201,8 @@ class Tally:
     explained: int = 0                 # files with at least one known cause
     unreadable: int = 0                # files skipped entirely (error and nothing scanned)
     rules: dict = field(default_factory=dict)   # id -> {"files", "examples", "title", "severity", "category"}
+    crashes: int = 0                   # files whose run ended in a crash no rule explains
+    crash_examples: list = field(default_factory=list)
 
     @classmethod
     def of(cls, result: dict) -> "Tally":
@@ -208,7 +210,14 @@ class Tally:
         diags = result.get("diagnoses") or []
         if result.get("error"):
             t.unreadable = 1
-        if any(explains(d) for d in diags):
+        crash = result.get("crash")
+        unexplained_crash = isinstance(crash, dict) and not crash.get("explained")
+        if unexplained_crash:
+            t.crashes, t.crash_examples = 1, [result["path"]]
+        # the shared exit-status rule (tfhelp.kb.crash.exit_status): harmless notices beside an
+        # unexplained crash explain nothing
+        known = [d for d in diags if explains(d)]
+        if known and not (unexplained_crash and all(d.get("severity") == "harmless" for d in known)):
             t.explained = 1
         for d in diags:
             rid = d.get("id")
@@ -232,7 +241,8 @@ class Tally:
                 mine[k] = min(mine[k], o[k])
             mine["explains"] = mine["explains"] or o["explains"]
         return Tally(self.files + other.files, self.explained + other.explained,
-                     self.unreadable + other.unreadable, rules)
+                     self.unreadable + other.unreadable, rules, self.crashes + other.crashes,
+                     sorted(set(self.crash_examples) | set(other.crash_examples))[:EXAMPLES])
 
     def ordered(self) -> list:
         """``[(rule_id, entry)]``: most files first, then rule id."""
@@ -260,7 +270,8 @@ def document(results: Iterable[dict], problems: Iterable = ()) -> dict:
         "summary": {rid: e["files"] for rid, e in ordered},
         "examples": {rid: e["examples"] for rid, e in ordered},
         "totals": {"files": t.files, "explained": t.explained, "unexplained": t.files - t.explained - t.unreadable,
-                   "unreadable": t.unreadable},
+                   "unreadable": t.unreadable, "unexplained_crashes": t.crashes},
+        "unexplained_crashes": t.crash_examples,
         "errors": [{"path": p, "error": m} for p, m in problems]
         + [{"path": r["path"], "error": r["error"]} for r in results if r.get("error")],
         "incomplete": [{"path": r["path"], "reason": r["incomplete"]} for r in results if r.get("incomplete")],

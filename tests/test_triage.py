@@ -270,3 +270,17 @@ def test_progress_bar_only_on_a_terminal(tmp_path, tty):
     cli.main(["triage", str(tmp_path), "--jobs", "1", "--json"], ctx)
     assert json.loads(out.getvalue())["totals"]["files"] == 3
     assert ("files" in err.getvalue()) == tty
+
+
+def test_a_crash_no_rule_knows_is_counted_and_explains_nothing(tmp_path):
+    (tmp_path / "crash.log").write_text(
+        "epoch 1 loss 0.5\nTraceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+        "    import zzq_private_lib\nModuleNotFoundError: No module named 'zzq_private_lib'\n")
+    r, doc = _triage_json([str(tmp_path), "--jobs", "1"], cwd=tmp_path)
+    assert r.returncode == 1, r.stderr.decode()  # ran fine, nothing explained
+    (f,) = doc["files"]
+    assert f["crash"] and not f["crash"]["explained"]
+    assert doc["totals"]["unexplained_crashes"] == 1 and doc["totals"]["explained"] == 0
+    assert doc["unexplained_crashes"] == [f["path"]]
+    text = subprocess.run(TFHELP + ["triage", str(tmp_path)], capture_output=True, timeout=60).stdout.decode()
+    assert "crash no rule explains" in text

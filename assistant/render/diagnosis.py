@@ -173,6 +173,10 @@ def render_report(report, console, python: str = "python", verbose: bool = False
     platform = report.environment.platform if report.environment is not None else None
     for note in report.notes:
         console.print(Text("note: " + safe(note), style="yellow"))
+    if getattr(report, "crash", None) is not None:  # what ended the run (kb/crash.py)
+        from tfhelp.assistant.render.crash import render_crash
+
+        render_crash(report.crash, console, verbose=verbose)
     if report.abstained:
         render_abstain(report, console)
         return

@@ -31,6 +31,11 @@ def render_triage(doc: dict, tally, console) -> None:
     if doc.get("incomplete"):
         console.print(Text(f"{len(doc['incomplete']):,} file(s) only partly read (truncated or over a bound); "
                            "their findings cover what was read", style="dim"))
+    if tally.crashes:
+        ex = ", ".join(safe(p) for p in tally.crash_examples)
+        more = f" and {tally.crashes - len(tally.crash_examples):,} more" if tally.crashes > len(tally.crash_examples) else ""
+        console.print(Text(f"{tally.crashes:,} file(s) ended in a crash no rule explains: {ex}{more} "
+                           "(tfhelp --from-log FILE shows the crash and a draft rule)", style="bold"))
     ordered = rows(tally)
     if not ordered:
         console.print("No known cause matched any file.")
