@@ -111,7 +111,7 @@ def fix_block(d, python: str, platform: Optional[str], index: int, all_fixes: bo
     out = []
     fixes = d.fixes if all_fixes else d.fixes[:1]
     for n, fix in enumerate(fixes, 1):
-        label = f"Fix {n} for [{index}]: " if all_fixes or len(d.fixes) > 1 else f"Fix for [{index}]: "
+        label = f"Fix {n}: " if all_fixes or len(d.fixes) > 1 else "Fix: "
         t = Text(label, style="bold green")
         t.append(safe(fix["title"]))
         if fix.get("failed_before"):
