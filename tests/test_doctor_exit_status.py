@@ -30,6 +30,8 @@ def test_healthy_interpreter_exits_0():
 def test_missing_interpreter_is_unusable_3(tmp_path):
     code, _, err = _doctor("--python", str(tmp_path / "nope" / "python"))
     assert code == 3 and "no Python interpreter" in err
+    code, out, _ = _doctor("--python", str(tmp_path / "nope" / "python"), "--json")
+    assert code == 3 and json.loads(out)["exit_status"] == 3
 
 
 @posix_only

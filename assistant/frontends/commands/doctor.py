@@ -34,6 +34,10 @@ def run(args, ctx) -> int:
         target = ctx.default_python()
     except UsageError as exc:  # --python names nothing runnable: the target is unusable, not a usage error
         ctx.stderr.write(f"tfhelp doctor: {exc}\n")
+        if getattr(args, "json", False):  # scripts reading --json still get one document
+            ctx.stdout.write(json.dumps({"target_python": getattr(ctx, "target_python", None),
+                                         "status": "error", "exit_status": EXIT_UNUSABLE,
+                                         "probe_failure": f"unusable: {exc}", "checks": [], "problems": []}) + "\n")
         return EXIT_UNUSABLE
     report = run_doctor(target, deep=bool(getattr(args, "deep", False)), timeout=getattr(args, "timeout", None),
                         import_tf=not getattr(args, "quick", False))
