@@ -5,10 +5,32 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 SCHEMA_VERSION = 1
+
+
+#: First words of a backticked span in a manual step that make it a command to print on its own line.
+COMMAND_WORDS = ("conda", "pip", "pip3", "python", "python3", "py", "export", "set", "setx", "sudo", "apt",
+                 "apt-get", "nvidia-smi", "ldconfig", "wsl", "tfhelp", "modprobe", "brew", "unset", "source")
+_BACKTICK = re.compile(r"`([^`\n]+)`")
+_ANGLE_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>]*>")  # os.add_dll_directory(<CUDA bin folder>)
+
+
+def manual_commands(text: str) -> list:
+    """The commands quoted in a manual step (```conda install ...```), each to be shown on its own
+    unwrapped line so it can be copied; prose, `pip list | grep x` fragments inside sentences
+    and placeholders like <folder> are left in the text."""
+    out = []
+    for m in _BACKTICK.finditer(text or ""):
+        cmd = m.group(1).strip()
+        first = cmd.split()[0] if cmd.split() else ""
+        if first in COMMAND_WORDS and len(cmd.split()) > 1 and not _ANGLE_PLACEHOLDER.search(cmd) \
+                and cmd not in out:
+            out.append(cmd)
+    return out
 
 
 @dataclass
@@ -63,6 +85,7 @@ class Report:
     facts: dict
     environment: object = None  # Environment or None
     notes: list = field(default_factory=list)  # e.g. interpreter mismatch
+    crash: object = None  # tfhelp.kb.crash.Crash: what ended the run, explained or not
 
     @property
     def abstained(self) -> bool:
@@ -83,4 +106,6 @@ class Report:
                 "environment": self.environment.to_json() if self.environment is not None else None,
                 "notes": list(self.notes),
             },
+            # added in 0.x, additive: null when no terminal event was found (docs/json-schema.md)
+            "crash": self.crash.to_json() if self.crash is not None else None,
         }

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from tfhelp.kb.anchors import FOLD, MultiLiteral
-from tfhelp.kb.normalize import decode, strip_escapes
+from tfhelp.kb.normalize import decode, repair_text, strip_escapes
 
 CHUNK = 8 << 20            # bytes read at a time
 BEFORE = 60                # context lines before a candidate (a deep traceback fits)
@@ -46,6 +46,7 @@ LINE_CAP = 8 << 10         # a longer line keeps its head and tail (or the part 
 MAX_PARTIAL = 16 << 20     # a line longer than this is cut so memory stays bounded
 MAX_KEYS = 100_000         # dedup cache entries before it is reset
 MAX_EXCEPTIONS = 100
+TAIL_BYTES = 64 << 10      # the end of the log searched for what ended the run (kb/crash.py)
 SEVERITY_RANK = {"fatal": 0, "degraded": 1, "warning": 2, "harmless": 3}
 DENSE_BYTES = 4096         # more than one anchor hit per this many bytes: the region is dense
 DENSE_MIN = 64             # ... and never fewer than this many hits
@@ -210,12 +211,33 @@ class LogScanner:
 
     def finish(self, truncated: Optional[str] = None):
         self._process(eof=True)
+        self._crash = self._tail_crash()
         self.stats.truncated = truncated
         self._line_at(self._base + self._n)
         lines = self._count_lines + (0 if self._ended_with_newline or not self.stats.bytes else 1)
         self.stats.lines = lines
         self.stats.seconds = time.perf_counter() - self._started
         return self._report(lines)
+
+    def _tail_crash(self):
+        """What ended the run, from the last TAIL_BYTES of the log (the buffer still holds them)."""
+        from tfhelp.kb.crash import detect
+
+        n = self._n
+        start = max(0, n - TAIL_BYTES)
+        if start:
+            nl = self._buf.find(b"\n", start, n)
+            start = nl + 1 if nl >= 0 else n
+        if start >= n:
+            return None
+        first = self._line_at(self._base + start)
+        lines = []
+        for raw in bytes(self._buf[start:n]).split(b"\n"):
+            t = _clean(_cap(raw))
+            if "\r" in t:  # a progress bar: what follows its last redraw
+                t = t.rsplit("\r", 1)[-1]
+            lines.append(repair_text(t).rstrip())
+        return detect(lines, offset=first)
 
     # -- line numbers ----------------------------------------------------------------------
     def _line_at(self, abs_off: int) -> int:
@@ -511,9 +533,9 @@ class LogScanner:
             if count_cached:
                 cached.seen += 1
                 self._count_cached(cached, line_no + 1)
-            report = self.engine.diagnose("\n".join(texts), self.env, rules=recheck)
+            report = self.engine.diagnose("\n".join(texts), self.env, rules=recheck, crash=False)
         else:
-            report = self.engine.diagnose("\n".join(texts), self.env)
+            report = self.engine.diagnose("\n".join(texts), self.env, crash=False)
         cand = line_no + 1
         full_keys: dict = {}
 
@@ -624,8 +646,12 @@ class LogScanner:
         notes = []
         if self.stats.truncated:
             notes.append(f"The input ended early ({self.stats.truncated}); the scan covers what was read.")
-        return Report(diagnoses=diags, related=related, lines=lines, exceptions=self._exceptions,
-                      facts=self._facts, environment=env, notes=notes)
+        from tfhelp.kb.crash import attach
+
+        report = Report(diagnoses=diags, related=related, lines=lines, exceptions=self._exceptions,
+                        facts=self._facts, environment=env, notes=notes)
+        return attach(report, getattr(self, "_crash", None),
+                      last_lines={rid: f.claimed for rid, f in self._findings.items()})
 
 
 def order_findings(diags: list) -> list:

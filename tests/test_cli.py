@@ -23,7 +23,7 @@ def test_piped_stdin_is_diagnosed(run_cli):
 def test_json_schema(run_cli):
     code, out, _ = run_cli(["--json"], stdin=NP_UTILS)
     data = json.loads(out)
-    assert set(data) == {"tfhelp_version", "schema_version", "diagnoses", "related", "input"}
+    assert set(data) == {"tfhelp_version", "schema_version", "diagnoses", "related", "input", "crash"}
     d = data["diagnoses"][0]
     for key in ("id", "title", "category", "severity", "score", "summary", "cause", "fixes", "evidence",
                 "references", "first_line", "count"):

@@ -17,6 +17,13 @@ def render_scan(report, stats, console, path: str = "-", python: str = "python",
     head.append(safe(name))
     head.append(f": {stats.lines:,} lines, {_mb(stats.bytes)} in {stats.seconds:.2f} s", style="dim")
     console.print(head)
+    crash = getattr(report, "crash", None)
+    if crash is not None and not crash.explained:
+        t = Text("  !  ", style="bold red")
+        t.append("crash    ", style="bold red")
+        t.append(safe(crash.summary[:120]))
+        t.append(f"  line {crash.primary}, unexplained (shown first)", style="dim")
+        console.print(t)
     if report.diagnoses:
         real = [d for d in report.diagnoses if d.rule.severity != "harmless"]
         noise = [d for d in report.diagnoses if d.rule.severity == "harmless"]
