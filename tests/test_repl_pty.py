@@ -53,11 +53,12 @@ def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
     with open(os.path.join(rules, "import", "demo-six-too-old.yaml"), "w") as fh:
         fh.write(RULE)
     before = pip_list(target)
-    env = dict(os.environ, TERM=term, PROMPT_TOOLKIT_NO_CPR="1", PIP_NO_INDEX="1", PIP_FIND_LINKS=WHEELS, COLUMNS="100", LINES="40")
+    # wide enough that the confirmations (which name the target's full path) never wrap
+    env = dict(os.environ, TERM=term, PROMPT_TOOLKIT_NO_CPR="1", PIP_NO_INDEX="1", PIP_FIND_LINKS=WHEELS, COLUMNS="400", LINES="40")
     env.pop("NO_COLOR", None)
     log = open(tmp_path / "transcript.txt", "w", encoding="utf-8")
     child = pexpect.spawn(sys.executable, ["-m", "tfhelp", "--python", target], env=env, encoding="utf-8",
-                          timeout=90, dimensions=(40, 100))
+                          timeout=90, dimensions=(40, 400))
     child.logfile_read = log
     try:
         child.expect("tfhelp 0")                     # the greeting
@@ -68,16 +69,14 @@ def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
         child.expect("fix it")
         child.expect("tfhelp>")
         child.send("fix it\r")
-        child.expect("Apply this fix to")          # the target path may wrap
-        child.expect(r"\[y/N\]")
+        child.expect(r"Apply this fix to \S+\? \[y/N\]")
         child.send("y\r")
         child.expect("verify passed")
         child.expect("Fixed and verified")
         child.expect("tfhelp>")
         assert pip_list(target)["six"] == "1.17.0"
         child.send("/undo\r")
-        child.expect("Undo it in")
-        child.expect(r"\[y/N\]")
+        child.expect(r"Undo it in \S+\? \[y/N\]")
         child.send("y\r")
         child.expect("Restored")
         child.expect("tfhelp>")
