@@ -284,3 +284,31 @@ def test_a_crash_no_rule_knows_is_counted_and_explains_nothing(tmp_path):
     assert doc["unexplained_crashes"] == [f["path"]]
     text = subprocess.run(TFHELP + ["triage", str(tmp_path)], capture_output=True, timeout=60).stdout.decode()
     assert "crash no rule explains" in text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals, /proc")
+def test_sigterm_ends_the_worker_processes_too(tmp_path):
+    import signal
+    import time
+
+    big = b"".join(b"step %d loss 0.1\n" % i for i in range(200_000))
+    for i in range(40):
+        (tmp_path / f"{i}.log").write_bytes(big)
+    p = subprocess.Popen(TFHELP + ["triage", str(tmp_path), "--jobs", "2", "--json"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        kids = []
+        while time.monotonic() < deadline and len(kids) < 2:
+            time.sleep(0.2)
+            kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+        assert len(kids) >= 2, "no worker processes started"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) != 0
+        time.sleep(0.5)
+        alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
+                 "zombie" not in open(f"/proc/{k}/status").read().lower()]
+        assert not alive, f"workers left running: {alive}"
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)

@@ -15,7 +15,13 @@ import os
 
 NAME = "triage"
 HELP = "scan many logs (files, folders, globs, .gz) in parallel and count their root causes"
-DESCRIPTION = __doc__.split("\n\n", 1)[1].replace("``", "'")
+DESCRIPTION = ("Scan many logs and count which root causes broke them. PATH is a file, a folder (searched "
+               "recursively; --include narrows which names count), a glob (quote it; ** crosses folders) or a "
+               ".gz file. Each file is scanned exactly as --from-log scans it, in --jobs worker processes, or as "
+               "Dask tasks on a running cluster with --dask ADDRESS (pip install 'tfhelp[dask]'; every worker "
+               "needs the same tfhelp and must see the files at the same paths: shared storage). Files that "
+               "can't be read are listed and skipped. A cluster run and a local run print the same JSON. "
+               "More: docs/triage.md.")
 EPILOG = ("Exit status: 0 at least one file has a known cause; 1 every readable file was scanned and "
           "nothing was explained; 2 usage error, or no readable file at all (unreadable files among "
           "readable ones are reported and skipped); 130 interrupted.")
@@ -136,6 +142,15 @@ def run_local(pairs: list, options, ruleset, jobs: int, progress=None) -> list:
     batches = _batches(pairs, jobs)
     out = []
     pool = mpctx.Pool(processes=min(jobs, len(batches)), initializer=_init_worker, initargs=(options,))
+    import signal
+
+    def _terminated(signum, _frame):
+        raise SystemExit(128 + signum)  # unwinds to pool.terminate(): no orphaned workers
+
+    try:
+        old_term = signal.signal(signal.SIGTERM, _terminated)
+    except (AttributeError, ValueError):  # no SIGTERM here, or not the main thread
+        old_term = None
     try:
         for chunk in pool.imap_unordered(_scan_batch, [(b, options) for b in batches]):
             out.extend(chunk)
@@ -147,6 +162,8 @@ def run_local(pairs: list, options, ruleset, jobs: int, progress=None) -> list:
         raise
     finally:
         pool.join()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     return out
 
 
@@ -160,6 +177,7 @@ def _init_worker(options) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (a forked worker inherits the parent's handler)
     from tfhelp.kb import triage
 
     triage._ruleset(options, None)
