@@ -20,9 +20,9 @@ _ANGLE_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>]*>")  # os.add_dll_directory(<CU
 
 
 def manual_commands(text: str) -> list:
-    """The commands quoted in a manual step (```conda install ...```), each to be shown on its own
-    unwrapped line so it can be copied; prose, `pip list | grep x` fragments inside sentences
-    and placeholders like <folder> are left in the text."""
+    """The commands quoted in a manual step's text (backticked spans whose first word is a program
+    in :data:`COMMAND_WORDS`, such as `conda install ...`), so renderers can show each on its own
+    unwrapped line to copy. Spans with a placeholder like <CUDA bin folder> are not commands."""
     out = []
     for m in _BACKTICK.finditer(text or ""):
         cmd = m.group(1).strip()

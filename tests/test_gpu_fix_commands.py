@@ -83,3 +83,27 @@ def test_no_gpu_library_rule_sends_the_user_to_the_table_alone():
     for path in sorted(root.glob("cuda*/*.yaml")) + sorted(root.glob("cudnn/*.yaml")):
         text = path.read_text()
         assert "in the tested build configurations" not in text and "Look up the" not in text, path.name
+
+
+def test_doctor_gives_the_same_version_keyed_commands_from_the_probe():
+    import json
+
+    from tfhelp.assistant.environment.doctor import diagnose
+    from tfhelp.assistant.environment.probe import ProbeResult
+
+    raw = json.loads((Path(__file__).parent / "fixtures" / "probe" /
+                      "gpu-linux-tf2.15-a100-healthy.constructed.json").read_text())
+    pk = raw["probes"]["packages"]["data"]
+    pk["all"]["tensorflow"] = "2.13.0"
+    for rel in pk["relevant"]:
+        if rel["name"] == "tensorflow":
+            rel.update(version="2.13.0", requires=[])
+    raw["probes"]["tfbuild"]["data"]["build_info"].update(cuda_version="11.8", cudnn_version="8")
+    for lib in raw["probes"]["cudalibs"]["data"]["libraries"]:
+        if lib["family"] == "cudart":
+            lib["attempts"] = []
+    rep = diagnose(ProbeResult.from_json(raw))
+    p = next(p for _, p in rep.problems if p.rule == "cuda-cudart-not-loaded")
+    assert "CUDA 11.8 and cuDNN 8.6" in p.fix
+    assert "conda install -c conda-forge cudatoolkit=11.8.0" in p.commands
+    assert any(c.endswith("-m pip install nvidia-cudnn-cu11==8.6.0.163") for c in p.commands)

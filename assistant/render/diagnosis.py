@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from tfhelp.assistant.fixes.argv import env_lines, pip_argv, quote
+from tfhelp.kb.report import manual_commands
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 SEVERITY_STYLE = {"fatal": ("✗", "bold red"), "degraded": ("!", "bold yellow"),
@@ -62,27 +63,6 @@ def step_lines(step: dict, python: str, platform: Optional[str]) -> list:
             return [("note", "check it worked: re-run your script")]
         return [("note", "check it worked:"), ("cmd", quote([python, "-c", step.get("code", "")], platform))]
     return [("note", str(step))]
-
-
-#: First words of a backticked span in a manual step that make it a command to print on its own line.
-COMMAND_WORDS = ("conda", "pip", "pip3", "python", "python3", "py", "export", "set", "setx", "sudo", "apt",
-                 "apt-get", "nvidia-smi", "ldconfig", "wsl", "tfhelp", "modprobe", "brew", "unset", "source")
-_BACKTICK = re.compile(r"`([^`\n]+)`")
-_ANGLE_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>]*>")  # os.add_dll_directory(<CUDA bin folder>)
-
-
-def manual_commands(text: str) -> list:
-    """The commands quoted in a manual step (```conda install ...```), each to be shown on its own
-    unwrapped line so it can be copied; prose, `pip list | grep x` fragments inside sentences
-    and placeholders like <folder> are left in the text."""
-    out = []
-    for m in _BACKTICK.finditer(text or ""):
-        cmd = m.group(1).strip()
-        first = cmd.split()[0] if cmd.split() else ""
-        if first in COMMAND_WORDS and len(cmd.split()) > 1 and not _ANGLE_PLACEHOLDER.search(cmd) \
-                and cmd not in out:
-            out.append(cmd)
-    return out
 
 
 def code_change_lines(step: dict) -> list:

@@ -50,6 +50,11 @@ def plan_text(plan) -> Text:
             t.append("     " + _safe(s.detail["line"]) + "\n", style="cyan")
         if s.action == "code_change" and s.detail.get("diff"):
             _code_change(t, s.detail)
+        if s.action == "manual":
+            from tfhelp.kb.report import manual_commands
+
+            for cmd in manual_commands(s.detail.get("text")):
+                t.append("     " + _safe(cmd) + "\n", style="cyan")
         if s.action == "manual" and s.detail.get("link"):
             t.append("     " + _safe(s.detail["link"]) + "\n", style="cyan")
     for v in plan.verifies:

@@ -48,8 +48,9 @@ def _import_failure_marks_tensorflow(checks: list) -> None:
 def align_commands_with_rules(d: Doctor, checks: list, ruleset=None) -> None:
     """Give a problem that names a rule the same first fix that ``diagnose``, ``run``, ``fix`` and the
     REPL offer for that rule in this environment: :func:`tfhelp.kb.engine.resolve_fixes` orders the
-    alternatives for every front end. The doctor's own commands stay where the rule's first fix has
-    no pip step (manual steps, a fix that needs facts the probe lacks)."""
+    alternatives for every front end. The doctor's own advice stays where the rule's first fix runs
+    nothing in the target (only manual steps: the doctor, which has already measured the
+    environment, is more specific there) or no fix resolves with the probe's facts."""
     named = [p for c in checks for p in c.problems if p.rule]
     if not named:
         return
@@ -66,7 +67,8 @@ def align_commands_with_rules(d: Doctor, checks: list, ruleset=None) -> None:
         if rule is None:
             continue
         fixes = resolve_fixes(rule, env, probe_captures(d))
-        commands = tensorflow.fix_commands(d, fixes[0]) if fixes else []
+        runnable = bool(fixes) and any(s.get("action") in ("pip_install", "pip_uninstall") for s in fixes[0]["steps"])
+        commands = tensorflow.fix_commands(d, fixes[0]) if runnable else []
         if commands:
             p.commands = commands
             p.fix = fixes[0]["title"] + "."

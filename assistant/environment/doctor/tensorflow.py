@@ -202,10 +202,17 @@ def quote_argv(d: Doctor, argv: list) -> str:
 
 
 def fix_commands(d: Doctor, fix: Optional[dict]) -> list:
-    """Shell lines for the pip steps of one resolved fix (the engine's own fix dict)."""
+    """Shell lines for one resolved fix (the engine's own fix dict): its pip steps for the target,
+    and the commands its manual steps quote (conda recipes, exports)."""
     if not fix:
         return []
     from tfhelp.assistant.fixes.argv import pip_argv
+    from tfhelp.kb.report import manual_commands
 
-    return [quote_argv(d, pip_argv(d.py, s)) for s in fix.get("steps") or []
-            if s.get("action") in ("pip_install", "pip_uninstall")]
+    out = []
+    for s in fix.get("steps") or []:
+        if s.get("action") in ("pip_install", "pip_uninstall"):
+            out.append(quote_argv(d, pip_argv(d.py, s)))
+        elif s.get("action") == "manual":
+            out.extend(manual_commands(s.get("text")))
+    return out
