@@ -8,6 +8,9 @@ TensorFlow, and it imports ``yaml`` and ``packaging`` lazily so that importing i
 
 Versions are strings everywhere ("2.15.1", "12.2", "535.54.03"); answers are strings, dicts or lists,
 and ``None`` whenever the model does not know.
+
+Why one module of ~680 lines: it is the one reader of kb/data/compat.yaml; its query functions
+are small and independent, and one home keeps every fact's lookup in one place.
 """
 from __future__ import annotations
 

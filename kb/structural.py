@@ -12,6 +12,9 @@ The engine calls :func:`diagnose` only when no dedicated rule fired, so a rule a
 table is loaded lazily, the first time a fact names a package it covers (start-up cost matters).
 A diagnosis is a synthetic :class:`~tfhelp.kb.model.Rule` with ``origin == "symbol-table"`` and
 tag ``symbol-table``, so it renders and serialises like any other.
+
+Why one module of ~740 lines: the fact parsers and the symbol-table lookup are one pipeline
+over the same fact types; each parser is a short function.
 """
 from __future__ import annotations
 

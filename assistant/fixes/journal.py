@@ -18,6 +18,9 @@ that died: :meth:`Journal.recover` marks it ``interrupted`` / ``undo-interrupted
 
 Fault injection for the crash tests: ``TFHELP_FAULT`` (comma-separated points, read only by the
 applier, see :func:`fault`) makes the process SIGKILL itself at that point.
+
+Why one module of ~720 lines: the journal format, its atomic writes, the per-environment lock
+and crash recovery all guard the same files and have to change together.
 """
 from __future__ import annotations
 

@@ -19,6 +19,9 @@ to be invisible:
 
 This module is POSIX-only (pty, termios, sigtimedwait).  On Windows, :func:`run_child` falls
 back to pipes with the same bookkeeping but without pseudo-terminals or signal forwarding.
+
+Why one module of ~540 lines: the pty loop, the bounded output tail and signal forwarding
+share one child's state and timing and are only understandable read together.
 """
 from __future__ import annotations
 
