@@ -40,6 +40,7 @@ NEAR_FATAL = 300          # a fatal diagnosis this many lines before the crash e
 _EXC = re.compile(
     r"^(?:E\s+)?(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Failure|Fault))"
     r"(?::\s?(?P<msg>.*))?$")
+_ANY_EXC = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z_]\w*)(?::\s?(?P<msg>.*))?$")
 _TRACEBACK = "Traceback (most recent call last)"
 _FRAME = re.compile(r'^\s*File "[^"]+", line \d+')
 # F-level log lines: glog prefix (F1203 10:11:12.123456  1234 file.cc:12] msg, also F0000 00:00:17...)
@@ -161,6 +162,9 @@ def _events(lines: list) -> list:
                 continue
         if (c.isalpha() or c == "_") and not s.startswith(("During handling", "The above exception")):
             m = _EXC.match(s)
+            if m is None and last_tb is not None and i - last_tb < 400 and not raw[:1].isspace() \
+                    and i > 0 and lines[i - 1][:1].isspace():
+                m = _ANY_EXC.match(s)  # a custom exception class ends the traceback: any name
             if m and m.group("type").rsplit(".", 1)[-1] in ("KeyboardInterrupt", "SystemExit", "GeneratorExit"):
                 m = None  # someone stopped it; not a failure
             if m and m.group("msg") is not None or (m and last_tb is not None and i - last_tb < 400):

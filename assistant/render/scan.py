@@ -22,8 +22,8 @@ def render_scan(report, stats, console, path: str = "-", python: str = "python",
         t = Text("  !  ", style="bold red")
         t.append("crash    ", style="bold red")
         t.append(safe(crash.summary[:120]))
-        t.append(f"  line {crash.primary}, unexplained (shown first)", style="dim")
-        console.print(t)
+        t.append(f"  line {crash.primary}, no rule explains it", style="dim")
+        console.print(t, soft_wrap=True)
     if report.diagnoses:
         real = [d for d in report.diagnoses if d.rule.severity != "harmless"]
         noise = [d for d in report.diagnoses if d.rule.severity == "harmless"]
