@@ -314,7 +314,7 @@ def find_origin(text, *, environ: Optional[dict] = None, cwd: Optional[str] = No
         for folder in named_env_folders(name, environ, cwd):
             py = _interpreter_in(folder)
             if py and verify_interpreter(py, prefix=folder, version=hints.python_version):
-                return Origin("here", python=os.path.abspath(py), location=f"({name}) {folder}",
+                return Origin("here", python=os.path.abspath(py), location=f"{folder}, named by the prompt ({name})",
                               evidence=f"the shell prompt ({name})", hints=hints)
     if missing:
         p = missing[0]
