@@ -176,23 +176,37 @@ def import_check(d: Doctor) -> Optional[Check]:
     how = {"timeout": "hung: no answer in time, killed", "crashed": f"crashed with {r.signal}"}.get(r.status)
     c.found = f"fails ({how or (r.error or r.status)})"
     c.status = ERROR
-    diag = (d.deep or {}).get("diagnoses") or []
-    for dg in diag[:3]:
-        rule = dg.get("id")
-        fix = (dg.get("fixes") or [None])[0]
-        c.problems.append(Problem(ERROR, f"{dg.get('title')}: {dg.get('summary') or ''}".strip(),
-                                  rule if rule in RULE_IDS else None,
+    diag = [dg for dg in (d.deep or {}).get("diagnoses") or [] if dg.get("id")]
+    last = _user_tail(r.stderr_tail)
+    if diag:  # one problem for the one failure: the engine's top diagnosis and its first fix
+        top = diag[0]
+        fix = (top.get("fixes") or [None])[0]
+        c.problems.append(Problem(ERROR, f"`import tensorflow` fails: {top.get('title')}. "
+                                  f"{top.get('summary') or ''}".strip(),
+                                  top["id"] if top["id"] in RULE_IDS else None,
                                   fix["title"] + "." if fix else "See `tfhelp diagnose` on the output below.",
                                   fix_commands(d, fix)))
-        if rule not in RULE_IDS:
-            c.details.append(f"diagnosis: {rule}")
-    if not diag:
+        c.details.append("diagnosis: " + ", ".join(dg["id"] for dg in diag[:3]))
+    else:
         c.problems.append(Problem(ERROR, "`import tensorflow` " + (how or f"fails: {r.error or 'import failed'}"),
                                   None, "Run it under tfhelp for a diagnosis.",
                                   [quote_argv(d, ["tfhelp", "run", "--python", d.py, "--", d.py, "-c",
                                                   "import tensorflow"])]))
-    c.details.extend((r.stderr_tail or "").strip().splitlines()[-5:])
+    c.details.extend(last)
     return c
+
+
+def _user_tail(stderr_tail, n: int = 4) -> list:
+    """The last lines of the import's output without tfhelp's own probe frames."""
+    out, skipping = [], False
+    for line in (stderr_tail or "").strip().splitlines():
+        if line.lstrip().startswith("File "):
+            skipping = "probe_target.py" in line
+        elif not line.startswith(" "):
+            skipping = False
+        if not skipping and line.strip().strip("^~") and line.strip() != "Traceback (most recent call last):":
+            out.append(line)
+    return out[-n:]
 
 
 def quote_argv(d: Doctor, argv: list) -> str:
