@@ -385,8 +385,12 @@ def _parse_examples(raw, path, problems) -> tuple:
         problems.append(Problem(path, 1, "TFH004", "`examples` must be a mapping with `match` and `no_match`"))
         return match, no_match
     for key in raw:
-        if key not in ("match", "no_match", "todo_match", "todo_no_match"):
+        if key not in ("match", "no_match", "todo_match", "todo_no_match", "needs_context"):
             problems.append(Problem(path, _line(raw, key), "TFH003", f"unknown key `examples.{key}`"))
+    nc = raw.get("needs_context")
+    if nc is not None and (not isinstance(nc, str) or not nc.strip()):
+        problems.append(Problem(path, _line(raw, "needs_context"), "TFH004",
+                                "`examples.needs_context` must say why no single line identifies this problem"))
     for key, out in (("match", match), ("no_match", no_match)):
         items = raw.get(key) or []
         if not isinstance(items, list):

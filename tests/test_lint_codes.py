@@ -129,3 +129,27 @@ def test_tfh105_counts_match_examples_and_one_liners(rules_dir):
       no_match: ["other"]"""))
     rs = load_ruleset(extra_dirs=[rules_dir], user_rules=False, shipped=False, use_cache=False)
     assert example_coverage(rs.rules) == []
+
+
+def test_tfh105_needs_context_excuses_only_the_one_line_part(rules_dir):
+    multi = '["Traceback:\\nsignature of {0}", "x\\nsignature of {0}", "y\\nsignature of {0}"]'
+    write_rule(rules_dir, "import", "a", make_rule("a", examples=f"""
+      needs_context: two rows of a listing together are the problem; one row alone is normal
+      match: {multi.format('a')}
+      no_match: ["other"]"""))
+    write_rule(rules_dir, "import", "b", make_rule("b", examples=f"""
+      match: {multi.format('b')}
+      no_match: ["other"]"""))
+    rs = load_ruleset(extra_dirs=[rules_dir], user_rules=False, shipped=False, use_cache=False)
+    found = example_coverage(rs.rules)
+    assert [(p.code, p.path.endswith("b.yaml")) for p in found] == [("TFH105", True)], found
+    assert "one-line" in found[0].message
+
+
+def test_needs_context_must_be_a_reason(rules_dir):
+    path = write_rule(rules_dir, "import", "a", make_rule("a", examples="""
+      needs_context: 3
+      match: ["signature of a"]
+      no_match: ["other"]"""))
+    _, problems = load_file(path, root=rules_dir)
+    assert "TFH004" in {p.code for p in problems}
