@@ -479,6 +479,15 @@ def _pin_fixes(row: dict, env) -> list:
             if _spec_ok(first, tf_spec) is False and not _upper_allows(tf_spec, first):
                 return out
             spec = _intersect(spec, tf_spec)
+    elif pkg in ("protobuf", "keras", "tf-keras") and not _known_without_tf(env):
+        # TensorFlow unknown: an open-ended upgrade could leave its pins (Keras 3 needs TF 2.16+,
+        # protobuf 5/6 break older TF), so say what is needed instead of installing blindly
+        return [_fix(f"Upgrade {pkg} to {first} or newer, within your TensorFlow's pins", [{
+            "action": "manual",
+            "text": f"The code needs {pkg}>={first}. Check which {pkg} the installed TensorFlow accepts first "
+                    f"(tfhelp doctor, or pip show tensorflow); if it doesn't accept {first}, upgrade TensorFlow "
+                    f"together with {pkg}.",
+            "link": _notes_url(row)}])]
     elif pkg == "tensorflow":
         return out  # a TensorFlow upgrade drags NumPy/Keras/protobuf along: leave it to a rule or doctor
     return [_fix(f"Upgrade {pkg} to {first} or newer", [

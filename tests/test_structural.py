@@ -312,3 +312,14 @@ def test_real_reports_regression_set(bare):
             right += bool(r.diagnoses) and c["expect"] in r.diagnoses[0].rule.title + r.diagnoses[0].rule.cause
     # keras.legacy (gone in Keras 2.4-2.15, back in 3.x) is a known miss: the table keeps final removals only
     assert right >= len(cases) - 2, f"{right}/{len(cases)}"
+
+
+def test_too_old_keras_or_protobuf_with_unknown_tensorflow_installs_nothing(bare):
+    for text in ("AttributeError: module 'keras' has no attribute 'ops'",
+                 "ImportError: cannot import name 'builder' from 'google.protobuf.internal'"):
+        d = top(bare.diagnose(text))
+        assert d.id == "symbols-package-too-old"
+        assert not pins(d), pins(d)  # advice only: an open-ended upgrade could break TensorFlow's pins
+    d = top(bare.diagnose("AttributeError: module 'keras' has no attribute 'ops'", env=probed(tensorflow="2.15.1",
+                                                                                          keras="2.15.0")))
+    assert not any(p.startswith("keras>=3") for p in pins(d))  # TF 2.15 pins keras<2.16

@@ -318,6 +318,11 @@ def scan_wheel(pkg: str, ver: str, req: str) -> dict:
         if m in files and "/_api/" not in n and not n.startswith("tensorflow_core/"):
             continue
         files[m] = n
+    if pkg == "keras" and "keras/api/__init__.py" in z.namelist() and \
+            b"__path__.append" in z.read("keras/__init__.py"):
+        # Keras 3.3 - 3.8 put keras/api on keras.__path__: keras/api/ops is `keras.ops`
+        for m in [m for m in files if m.startswith("keras.api.")]:
+            files.setdefault("keras." + m[len("keras.api."):], files[m])
     modules = {}
     parsed = {}
 
