@@ -14,7 +14,6 @@ import errno
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from conftest import write_rule
 from tfhelp.assistant.context import Context
 from tfhelp.assistant.fixes import journal as jmod
 from tfhelp.assistant.fixes.actions import ApplyContext
-from tfhelp.assistant.fixes.journal import Journal, LockBusy
+from tfhelp.assistant.fixes.journal import Journal
 from tfhelp.assistant.fixes.plan import apply_plan, build_plan, undo_last
 from tfhelp.assistant.frontends import cli
 
