@@ -184,6 +184,66 @@ def _write_all(fd: int, data) -> None:
         view = view[n:]
 
 
+class _TermWriter:
+    """Writes one pseudo-terminal stream's bytes to our own terminal from a thread.
+
+    A pty holds only ~4 KiB, so relaying child -> our pty -> tfhelp -> the user's terminal in one
+    thread runs the three in lock-step: while tfhelp waits for the terminal to take a block, the
+    child fills its pty and blocks too.  With the write in its own thread (os.write releases the
+    GIL) the reader keeps draining the child's pty meanwhile.  At most WRITER_BACKLOG bytes wait:
+    a terminal that stops reading (Ctrl-S) still stops the child, as it would without tfhelp."""
+
+    def __init__(self, fd: int):
+        import threading
+
+        self.fd = fd
+        self.broken = False
+        self._q: deque = deque()
+        self._pending = 0
+        self._closed = False
+        self._cv = threading.Condition()
+        self._t = threading.Thread(target=self._run, name="tfhelp-term-writer", daemon=True)
+        self._t.start()
+
+    def put(self, data) -> None:
+        with self._cv:
+            while self._pending > WRITER_BACKLOG and not self.broken:
+                self._cv.wait(0.1)
+            if self.broken:
+                return
+            self._q.append(data)
+            self._pending += len(data)
+            self._cv.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._q and not self._closed:
+                    self._cv.wait()
+                if not self._q:
+                    return
+                data = self._q[0] if len(self._q) == 1 else b"".join(self._q)
+                self._q.clear()
+            try:
+                if not self.broken:
+                    _write_all(self.fd, data)
+            except OSError:
+                self.broken = True
+            with self._cv:
+                self._pending -= len(data)
+                self._cv.notify_all()
+
+    def close(self) -> None:
+        """Write what is left, then stop the thread."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        self._t.join()
+
+
+WRITER_BACKLOG = 4 << 20
+
+
 def _grow_pipe(fd: int) -> None:
     try:
         import fcntl
@@ -296,6 +356,7 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
         except ValueError:  # not the main thread
             winch_old = None
 
+    writers = {our_fd: _TermWriter(our_fd) for _, our_fd, _, _, is_pty in streams if is_pty}
     sel = selectors.DefaultSelector()
     for kind, our_fd, r, _, is_pty in streams:
         sel.register(r, selectors.EVENT_READ, (kind, our_fd, is_pty))
@@ -342,7 +403,10 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
                     os.close(fd)
                     open_fds.discard(fd)
                     continue
-                if our_fd not in broken_out:
+                writer = writers.get(our_fd)
+                if writer is not None:
+                    writer.put(data)
+                elif our_fd not in broken_out:
                     try:
                         _write_all(our_fd, data)
                     except BrokenPipeError:
@@ -379,6 +443,8 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
                 if can_wait_info and status is None:
                     interrupted |= _relay_pending_signals(proc.pid, signums)
     finally:
+        for writer in writers.values():
+            writer.close()
         for fd in list(open_fds):
             try:
                 sel.unregister(fd)
