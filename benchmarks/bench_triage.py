@@ -6,8 +6,12 @@ clean run), every 5th gzip-compressed.  Then times ``tfhelp triage DIR --json`` 
 and ``--jobs N`` (default 2), alternating, ``--repeat`` times each, and reports medians, files/s
 and the speed-up.  Linear scaling on N cores is a speed-up of N; the target is >= 0.8 N.
 
-The machine may be shared: run it when it is quiet, or read the spread (min / max) as well as the
-medians.  The JSON outputs of the two settings are checked to be identical.
+The machine may be shared: the wall-time speed-up can only reach N when N cores are free.  So the
+benchmark also reports the CPU time of each run (the command and its workers) and the load
+average before it: a CPU ratio (jobs N / jobs 1) near 1.0 means the parallel run does the same
+work with no overhead, and wall time scales with whatever cores are free.  Read the spread
+(min / max) as well as the medians.  The JSON outputs of the two settings are checked to be
+identical (within each round: rule files edited between rounds would change them).
 
     python benchmarks/bench_triage.py --files 10000 --repeat 3
 """
@@ -57,13 +61,22 @@ def generate(base: Path, n: int) -> int:
     return total
 
 
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def timed(argv, env, cwd) -> tuple:
+    """(wall seconds, CPU seconds of the command and all its worker processes, stdout)."""
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, env=env, cwd=cwd)
     took = time.perf_counter() - t0
     if r.returncode not in (0, 1):
         raise SystemExit(f"{argv} failed ({r.returncode}): {r.stderr.decode()[-2000:]}")
-    return took, r.stdout
+    return took, _children_cpu() - c0, r.stdout
 
 
 def main() -> int:
@@ -83,28 +96,40 @@ def main() -> int:
         tfhelp = [sys.executable, "-m", "tfhelp", "triage", "jobs", "--json", "--no-user-rules"]
         timed(tfhelp[:4] + ["--help"], env, tmp)  # warm the rule cache
         one, many, same_rounds = [], [], 0
+        cpu = {1: [], args.jobs: []}
+        loads = []
         for _ in range(args.repeat):
             outs = {}
             for jobs, bucket in ((1, one), (args.jobs, many)):
-                took, outs[jobs] = timed(tfhelp + ["--jobs", str(jobs)], env, tmp)
+                load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+                took, used, outs[jobs] = timed(tfhelp + ["--jobs", str(jobs)], env, tmp)
                 bucket.append(took)
-                sys.stderr.write(f"  --jobs {jobs}: {took:.2f} s\n")
+                cpu[jobs].append(used)
+                loads.append(load)
+                sys.stderr.write(f"  --jobs {jobs}: {took:.2f} s wall, {used:.2f} s CPU (load average before: {load:.2f})\n")
             # compared within a round: rule files edited between rounds would change the answer
             same_rounds += outs[1] == outs[args.jobs]
         same = same_rounds == args.repeat
         doc = json.loads(outs[1])
     m1, mn = statistics.median(one), statistics.median(many)
     speedup = m1 / mn
+    c1, cn = statistics.median(cpu[1]), statistics.median(cpu[args.jobs])
+    # CPU seconds the parallel run spends per CPU second of the serial one: 1.0 is no parallel
+    # overhead at all, i.e. wall time scales with the cores the machine can actually give.
+    cpu_ratio = cn / c1
     fig = {"files": args.files, "bytes": nbytes, "repeat": args.repeat, "jobs": args.jobs, "cpus": os.cpu_count(),
            "jobs1_s": one, "jobsN_s": many, "median_jobs1_s": m1, "median_jobsN_s": mn, "speedup": speedup,
            "files_per_s_jobs1": args.files / m1, "files_per_s_jobsN": args.files / mn,
-           "identical_json": same, "files_with_known_cause": doc["totals"]["explained"]}
+           "identical_json": same, "files_with_known_cause": doc["totals"]["explained"],
+           "cpu_jobs1_s": cpu[1], "cpu_jobsN_s": cpu[args.jobs], "cpu_ratio": cpu_ratio,
+           "load_average_before_runs": loads}
     if args.json:
         Path(args.json).write_text(json.dumps(fig, indent=2))
     target = 0.8 * args.jobs
     r = row(f"triage {args.files:,} logs: --jobs 1 / --jobs {args.jobs}", m1, mn, float("inf"),
             note=f"speed-up {speedup:.2f}x (target >= {target:.1f}x), {args.files / mn:,.0f} files/s; "
                  f"min/max jobs1 {min(one):.1f}/{max(one):.1f} s, jobs{args.jobs} {min(many):.1f}/{max(many):.1f} s; "
+                 f"CPU jobs{args.jobs}/jobs1 {cpu_ratio:.2f}x; load avg {statistics.median(loads):.1f}; "
                  f"identical JSON: {same}")
     r["ratio"], r["target"], r["ok"] = f"{speedup:.2f}x", f">= {target:.1f}x", speedup >= target and same
     print_table([r])
