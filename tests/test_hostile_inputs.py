@@ -50,6 +50,21 @@ class Result:
         return self.out.decode("utf-8", "replace")
 
 
+#: tfhelp is forked from this small launcher, not from pytest: Linux keeps the parent's RSS high-water
+#: mark in a child across fork+exec, so wait4 from a big pytest process would report pytest's size.
+WRAP = (
+    "import os, signal, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.executable, [sys.executable, '-m', 'tfhelp', *sys.argv[1:]])\n"
+    "for s in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(s, lambda n, f: os.kill(pid, n))\n"
+    "_, st, ru = os.wait4(pid, 0)\n"
+    "open(os.environ['TFHELP_TEST_RSS'], 'w').write(str(ru.ru_maxrss))\n"
+    "code = os.waitstatus_to_exitcode(st)\n"
+    "os._exit(code if code >= 0 else 128 - code)\n")
+
+
 def measure(argv, tmp_path, *, stdin=None, stdin_cmd=None, timeout=TIME_LIMIT, env=None, on_start=None) -> Result:
     """Run ``python -m tfhelp ARGV``; stdout/stderr go to files (no pipe to fill), stdin is a file
     path, or the stdout of ``stdin_cmd`` (a real pipe). Peak RSS comes from wait4 on that child."""
@@ -63,8 +78,9 @@ def measure(argv, tmp_path, *, stdin=None, stdin_cmd=None, timeout=TIME_LIMIT, e
         else:
             fin = open(stdin, "rb") if stdin is not None else subprocess.DEVNULL
         t0 = time.monotonic()
-        p = subprocess.Popen([sys.executable, "-m", "tfhelp", *argv], stdin=fin, stdout=fo, stderr=fe,
-                             env=dict(os.environ, **(env or {})))
+        rss_file = tmp_path / f"rss-{n}"
+        p = subprocess.Popen([sys.executable, "-c", WRAP, *argv], stdin=fin, stdout=fo, stderr=fe,
+                             env=dict(os.environ, TFHELP_TEST_RSS=str(rss_file), **(env or {})))
         if feeder is not None:
             feeder.stdout.close()           # tfhelp holds the read end now
         elif stdin is not None:
@@ -84,7 +100,7 @@ def measure(argv, tmp_path, *, stdin=None, stdin_cmd=None, timeout=TIME_LIMIT, e
         feeder.wait()
     assert elapsed < timeout, f"tfhelp {argv} still running after {timeout}s: killed"
     return Result(p.returncode, out_p.read_bytes(), err_p.read_bytes().decode("utf-8", "replace"), elapsed,
-                  usage.ru_maxrss / 1024)
+                  int(rss_file.read_text()) / 1024)
 
 
 def _own_dirs() -> tuple:
