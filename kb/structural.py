@@ -194,11 +194,16 @@ def table() -> dict:
     """{(package, name): row} plus the document's sources, loaded once, only when needed."""
     with open(_DATA_FILE, encoding="utf-8") as fh:
         doc = json.load(fh)
-    rows = {}
+    rows, attrs = {}, {}
     for r in doc["rows"]:
-        if "removed_in" in r or "added_in" in r:
+        if "removed_in" not in r and "added_in" not in r:
+            continue
+        if r["kind"] == "attribute":
+            for cls in [r["class"]] + list(r.get("aliases") or ()):
+                attrs[(cls, r["name"].rsplit(".", 1)[1])] = r
+        else:
             rows[r["name"]] = r
-    return {"rows": rows, "sources": doc.get("sources", {})}
+    return {"rows": rows, "attrs": attrs, "sources": doc.get("sources", {})}
 
 
 def _dist_of(module: Optional[str]) -> Optional[str]:
@@ -229,8 +234,18 @@ def _spellings(module: str) -> list:
     return out
 
 
-def lookup(fact: Fact) -> Optional[dict]:
+#: An object-attribute row only counts when the input mentions its package (a 'Model' or
+#: 'Dataset' class exists in many libraries).
+_ATTR_CONTEXT = {"keras": ("keras", "tensorflow"), "h5py": ("h5py",)}
+
+
+def lookup(fact: Fact, text_lower: str = "") -> Optional[dict]:
     """The table row that explains this fact, or None."""
+    if fact.kind == "object-attr":
+        r = table()["attrs"].get(((fact.module or "").rsplit(".", 1)[-1], fact.name))
+        if r and any(w in text_lower for w in _ATTR_CONTEXT.get(r["package"], ())):
+            return r
+        return None
     if fact.kind not in ("cannot-import", "no-module", "module-attr"):
         return None
     for module in _spellings(fact.module or ""):
@@ -516,7 +531,9 @@ def _intersect(a: str, b: str) -> str:
 
 def _verify_import(row: dict) -> dict:
     name = row["name"]
-    if row["kind"] == "module":
+    if row["kind"] == "attribute":
+        code = f"import {name.split('.', 1)[0]}; {name}"
+    elif row["kind"] == "module":
         code = f"import {name}"
     else:
         mod, _, attr = name.rpartition(".")
@@ -536,8 +553,10 @@ def _rule(rid: str, title: str, category: str, summary: str, cause: str, refs: l
 
 def _describe(row: dict, fact: Fact) -> tuple:
     pkg = DISPLAY.get(row["package"], row["package"])
-    what = "module" if row["kind"] == "module" else "name"
+    what = {"module": "module", "attribute": f"attribute of {row.get('class')} objects"}.get(row["kind"], "name")
     name = row["name"]
+    if row["kind"] == "attribute":
+        name = name.split(".", 1)[1]  # Model.predict_classes
     if "removed_in" in row:
         last, gone = row.get("last_version_with_it"), row["removed_in"]
         moved = row.get("replacement")
@@ -553,7 +572,8 @@ def _describe(row: dict, fact: Fact) -> tuple:
                   f"From {SYMBOLS_DOC}.")
         summary = f"{name} no longer exists in {pkg} {_minor(gone) or gone}; " + \
             (f"use {moved}." if moved else f"change the code or pin {row['package']} {last}.")
-        rid = "symbols-removed-module" if row["kind"] == "module" else "symbols-removed-name"
+        rid = {"module": "symbols-removed-module", "attribute": "symbols-removed-attribute"}.get(
+            row["kind"], "symbols-removed-name")
         category = "import" if fact.kind in ("no-module", "cannot-import") else "api-change"
     else:
         first, before = row["added_in"], row.get("last_version_without_it")
@@ -734,7 +754,7 @@ def diagnose(doc, env) -> tuple:
             elif f.kind == "undefined-symbol":
                 res = _addon_diagnosis(f, env)
             else:
-                row = lookup(f)
+                row = lookup(f, doc.lower)
                 res = None
                 if row:
                     if path_versions is None:

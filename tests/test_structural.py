@@ -92,7 +92,7 @@ def test_table_rows_carry_versions_and_sources():
     for pkg, src in doc["sources"].items():
         assert src["wheels"] and all(w.endswith(".whl") for w in src["wheels"]) and src["release_notes"].startswith("https://")
     for r in doc["rows"]:
-        assert r["kind"] in ("module", "symbol") and r["source"]
+        assert r["kind"] in ("module", "symbol", "attribute") and r["source"]
         assert ("removed_in" in r and "last_version_with_it" in r) or ("added_in" in r) or r.get("curated"), r
         if r.get("curated"):
             assert r["curated"].startswith("https://")
@@ -323,3 +323,11 @@ def test_too_old_keras_or_protobuf_with_unknown_tensorflow_installs_nothing(bare
     d = top(bare.diagnose("AttributeError: module 'keras' has no attribute 'ops'", env=probed(tensorflow="2.15.1",
                                                                                           keras="2.15.0")))
     assert not any(p.startswith("keras>=3") for p in pins(d))  # TF 2.15 pins keras<2.16
+
+
+def test_removed_class_attribute_needs_its_package_in_the_input(bare):
+    text = "AttributeError: 'Sequential' object has no attribute 'predict_classes'"
+    d = top(bare.diagnose('  File "/venv/lib/python3.10/site-packages/keras/engine/training.py", line 1\n' + text))
+    assert d.id == "symbols-removed-attribute" and "predict_classes" in d.rule.title
+    assert not bare.diagnose(text).diagnoses  # no keras / tensorflow in sight: could be any 'Sequential'
+    assert not bare.diagnose("AttributeError: 'DataFrame' object has no attribute 'value'").diagnoses

@@ -121,6 +121,18 @@ ADDED_FOR = {"protobuf": ["google.protobuf", "google.protobuf.*"],
                             "tensorflow.config.experimental"],
              "h5py": ["h5py"]}
 
+#: Class attributes tracked for "'X' object has no attribute 'Y'": package -> {public class:
+#: [classes whose bodies together give its attributes (its own bases inside the wheel)]}. A
+#: release where none of those classes is found (keras 2.4 only redirects to tf.keras) is unknown.
+CLASS_TRACK = {
+    "keras": {"Model": ["Model", "Sequential", "Functional", "Network", "Trainer", "TensorFlowTrainer", "Layer",
+                        "Operation", "Container"]},
+    "h5py": {"Dataset": ["Dataset", "HLObject"], "File": ["File", "Group", "HLObject"],
+             "Group": ["Group", "HLObject"]},
+}
+#: error messages name the concrete class: these share the row of the tracked one
+CLASS_ALIASES = {"keras": {"Sequential": "Model", "Functional": "Model"}, "h5py": {}}
+
 NOTES = {
     "keras": "https://github.com/keras-team/keras/releases",
     "tf-keras": "https://github.com/keras-team/tf-keras/releases",
@@ -301,6 +313,49 @@ def _virtual_file_for(mod: str, files: dict):
     return files.get(mod)
 
 
+def _class_attrs(z, files: dict, pkg: str) -> dict:
+    """{public class: set(attribute names) or None} from the class bodies in the wheel."""
+    wanted = {c for chain in CLASS_TRACK[pkg].values() for c in chain}
+    found = defaultdict(set)
+    seen = set()
+    for mod, member in files.items():
+        if member in seen or "/_api/" in member:
+            continue
+        seen.add(member)
+        data = z.read(member)
+        if not any(f"class {c}(".encode() in data or f"class {c}:".encode() in data for c in wanted):
+            continue
+        try:
+            tree = ast.parse(data.decode("utf-8", "replace"))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name in wanted:
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        found[node.name].add(item.name)
+                        for sub in ast.walk(item):  # instance attributes: self.name = ...
+                            targets = sub.targets if isinstance(sub, ast.Assign) else \
+                                [sub.target] if isinstance(sub, (ast.AnnAssign, ast.AugAssign)) else []
+                            for t in targets:
+                                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                                    found[node.name].add(t.attr)
+                    elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                        for t in (item.targets if isinstance(item, ast.Assign) else [item.target]):
+                            if isinstance(t, ast.Name):
+                                found[node.name].add(t.id)
+    out = {}
+    for cls, chain in CLASS_TRACK[pkg].items():
+        if not found.get(chain[0]):
+            out[cls] = None  # not in this release's wheel: unknown, not absent
+            continue
+        names = set()
+        for c in chain:
+            names |= found.get(c, set())
+        out[cls] = {n for n in names if not n.startswith("_")}
+    return out
+
+
 def scan_wheel(pkg: str, ver: str, req: str) -> dict:
     """{module: set(names) or None} for one wheel, plus ``__removed_text__`` (numpy messages)."""
     path = wheel_path(req)
@@ -410,6 +465,8 @@ def scan_wheel(pkg: str, ver: str, req: str) -> dict:
     if removed_text:
         modules["__removed_text__"] = removed_text
     modules["__dynamic__"] = dynamic
+    if pkg in CLASS_TRACK:
+        modules["__classes__"] = _class_attrs(z, files, pkg)
     return modules
 
 
@@ -518,6 +575,7 @@ def build(pkg: str, scans: list) -> list:
             i = first_true(flags)
             rows.append({"package": pkg, "kind": "module", "name": m, "added_in": versions[i],
                          "last_version_without_it": versions[i - 1]})
+    rows.extend(_class_rows(pkg, scans))
     # replacements
     where = defaultdict(list)  # name -> [modules of the newest version exporting it]
     for m, names in newest.items():
@@ -553,6 +611,24 @@ def build(pkg: str, scans: list) -> list:
                 if best and score >= max(2, len(old) // 2):
                     r["replacement"] = best
                     r["replacement_note"] = f"{score} of its {len(old)} public names are in {best}"
+    return rows
+
+
+def _class_rows(pkg: str, scans: list) -> list:
+    """Attributes of a tracked class that the newest release no longer has."""
+    rows = []
+    for cls in CLASS_TRACK.get(pkg, {}):
+        seq = [(v, (mods.get("__classes__") or {}).get(cls)) for v, mods in scans]
+        known = [(v, a) for v, a in seq if a is not None]
+        if len(known) < 2:
+            continue
+        newest = known[-1][1]
+        every = set().union(*(a for _v, a in known))
+        for attr in sorted(every - newest):
+            last = max(i for i, (_v, a) in enumerate(known) if attr in a)
+            rows.append({"package": pkg, "kind": "attribute", "name": f"{ROOTS[pkg][0].replace('/', '.')}.{cls}.{attr}",
+                         "class": cls, "aliases": sorted(k for k, v in CLASS_ALIASES.get(pkg, {}).items() if v == cls),
+                         "removed_in": known[last + 1][0], "last_version_with_it": known[last][0]})
     return rows
 
 
