@@ -510,7 +510,9 @@ def test_repl_survives_hostile_pastes_and_hostile_log_files(inputs, tmp_path):
         return [b"\x1b[200~" + data.rstrip(b"\n") + b"\x1b[201~", b"\r"]
 
     try:
-        child.expect(b"target: ")           # the probe's answer: the session is ready
+        # The session is ready once the probe has answered: on its own "target:" line when it
+        # finishes after the greeting, or inside the greeting (" · target ... ") when it was fast.
+        child.expect([b"target: ", "\u00b7 target ".encode()])
         child.expect(b"tfhelp>")
         time.sleep(0.3)
         esc = (b"\x1b]0;pwned\x07\x1b]52;c;ZWNobyBoaQ==\x07\x1b[31m" + ERROR + b"\x1b[0m\n")
