@@ -146,6 +146,17 @@ def open_source(path: str, stdin=None, *, allow_special: bool = False, max_bytes
     return _wrap(fh, st2.st_size, path, max_bytes, None), st2.st_size
 
 
+def check_stdin(raw) -> None:
+    """Refuse a device on standard input (other than a terminal or /dev/null), without reading
+    or wrapping the stream: for callers that read stdin themselves (a pasted traceback)."""
+    try:
+        st = os.fstat(raw.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return  # an in-memory stream: nothing to check
+    if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and not (_isatty(raw) or _is_devnull(st)):
+        raise InputError(_refusal("standard input", _kind(st.st_mode)))
+
+
 def _open_stdin(stdin, allow_special: bool, max_bytes: Optional[int]):
     raw = stdin
     if raw is None:

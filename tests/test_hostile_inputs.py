@@ -296,16 +296,10 @@ def test_an_honest_gz_log_is_still_read(inputs, tmp_path):
     assert r.rc == 0 and "np_utils Is No Longer Importable" in r.text
 
 
-_DIAGNOSE_BYPASS = pytest.mark.xfail(
-    strict=True, reason="known defect, not this suite's code: `tfhelp`/`tfhelp diagnose` read stdin and FILE in "
-    "assistant/frontends/commands/diagnose.py read_input() without the kb.sources type check, so /dev/zero on "
-    "stdin streams forever and a writer-less FIFO blocks open(); strict, so it fails once fixed")
-
-
 @pytest.mark.parametrize("argv,stdin,says", [
     (["--from-log", "-"], "/dev/zero", "character device"),
-    pytest.param([], "/dev/zero", "character device", marks=_DIAGNOSE_BYPASS),
-    pytest.param(["diagnose", "FIFO"], None, "named pipe", marks=_DIAGNOSE_BYPASS),
+    pytest.param([], "/dev/zero", "character device"),
+    pytest.param(["diagnose", "FIFO"], None, "named pipe"),
     (["diagnose", "/dev/zero"], None, "character device"),
 ], ids=["from-log-stdin-dev-zero", "stdin-dev-zero", "diagnose-fifo", "diagnose-dev-zero"])
 def test_special_files_on_the_diagnose_paths_end_with_a_message(argv, stdin, says, inputs, tmp_path):

@@ -30,25 +30,33 @@ def register(parser) -> None:
 
 
 def read_input(path: str, ctx) -> bytes:
-    """Read at most MAX_PASTE+1 bytes; clear UsageError for anything unreadable."""
+    """Read at most MAX_PASTE+1 bytes; clear UsageError for anything unreadable.
+
+    Opening goes through kb.sources, as for --from-log: a device or FIFO given as FILE, or a
+    device (other than a terminal or /dev/null) on standard input, is refused at once instead of
+    streaming forever (/dev/zero) or blocking in open() (a FIFO nobody writes to)."""
     from tfhelp.assistant.frontends.cli import UsageError
+    from tfhelp.kb import sources
 
     if path == "-":
+        try:
+            sources.check_stdin(ctx.stdin_bytes)
+        except sources.InputError as exc:
+            raise UsageError(str(exc)) from None
         try:
             return ctx.stdin_bytes.read(MAX_PASTE + 1) or b""
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read standard input: {exc}") from None
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a directory (give a file, or use --from-log on a log file)")
     try:
-        with open(path, "rb") as fh:
-            return fh.read(MAX_PASTE + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except PermissionError:
-        raise UsageError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        stream, _ = sources.open_source(path)
+    except sources.InputError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return stream.read(MAX_PASTE + 1) or b""
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    finally:
+        stream.close()
 
 
 def probe_environment(ctx):
