@@ -248,17 +248,20 @@ def _write_cache(path: Path, key: str, ruleset: RuleSet) -> None:
     write_private(path, data, stale_glob="rules-*.json")
 
 
+def _rule_roots(extra_dirs, user_rules: bool, shipped: bool) -> list:
+    """(origin, folder) in load order: shipped, the per-user folder, then each --rules DIR."""
+    roots = [("shipped", shipped_rules_dir())] if shipped else []
+    if user_rules:
+        roots.append(("user", user_rules_dir()))
+    roots.extend(("user", Path(d)) for d in extra_dirs)
+    return roots
+
+
 def load_ruleset(extra_dirs: Iterable = (), user_rules: bool = True, shipped: bool = True,
                  use_cache: Optional[bool] = None) -> RuleSet:
     """Load every rule; later sources override earlier ones by id."""
     extra_dirs = [Path(d) for d in extra_dirs]
-    roots = []
-    if shipped:
-        roots.append(("shipped", shipped_rules_dir()))
-    if user_rules:
-        roots.append(("user", user_rules_dir()))
-    for d in extra_dirs:
-        roots.append(("user", Path(d)))
+    roots = _rule_roots(extra_dirs, user_rules, shipped)
     files = [(root, f) for _, root in roots for f in _yaml_files(root)]
     missing = [Problem(str(d), 1, "TFH015", "rules folder does not exist") for d in extra_dirs if not d.is_dir()]
     if use_cache is None:
@@ -290,13 +293,7 @@ def rule_bundle(extra_dirs: Iterable = (), user_rules: bool = True, shipped: boo
     """Every rule file that :func:`load_ruleset` would read, as text, in load order: a worker on
     another machine builds the same rule base from it with :func:`load_bundle` without the
     client's folders.  ``digest`` identifies the bundle (for per-process caching)."""
-    roots = []
-    if shipped:
-        roots.append(("shipped", shipped_rules_dir()))
-    if user_rules:
-        roots.append(("user", user_rules_dir()))
-    for d in extra_dirs:
-        roots.append(("user", Path(d)))
+    roots = _rule_roots(extra_dirs, user_rules, shipped)
     files = [(root, f) for _, root in roots for f in _yaml_files(root)]
     contents = _read_all(files)
     origin_of = {str(root): origin for origin, root in roots}
