@@ -3,7 +3,8 @@
 Loading already validates each file on its own (schema, regexes, requirements, anchors). This
 module adds what needs the whole rule base or the compatibility model: duplicate ids and titles,
 dangling ``related`` / ``symptom_of`` ids, pip steps that break a version their ``when`` allows
-(TFH018, :mod:`tfhelp.kb.fixcheck`), too few or no one-line match examples (TFH105), and running
+(TFH018, :mod:`tfhelp.kb.fixcheck`), too few match examples (TFH105) or no one-line one (TFH106),
+and running
 every rule's own examples through the real engine.
 """
 from __future__ import annotations
@@ -135,29 +136,34 @@ def _needs_context(rule) -> bool:
 
 
 def example_coverage(rules: list) -> list:
-    """TFH105: a rule needs >= 3 match examples, one of them a single line (an issue title or one
-    pasted line), so it is known to answer the fragment as well as the full traceback."""
+    """Advisories about what a rule's match examples prove.
+
+    TFH105: fewer than 3 match examples - one report's wording is not evidence that the pattern
+    generalises to the next reporter's. TFH106: no single-line match example - people paste the
+    last line alone or use it as an issue title, and a rule only tested on full tracebacks (which
+    may rely on a frame line or a second message) silently misses that fragment; the rule may
+    instead say in `examples.needs_context` why one line can never identify its problem."""
     problems = []
     for r in rules:
         texts = [_example_text(e) for e in r.examples_match]
         if any(t is None for t in texts) and corpus_root() is None:
             continue  # installed without the corpus: can't count
-        one_line = [t for t in texts if t is not None and len(t.strip().splitlines()) == 1]
-        missing = []
+        line = r.examples_match[0].get("line", 1) if r.examples_match else 1
         if len(texts) < MIN_MATCH_EXAMPLES:
-            missing.append(f"{len(texts)} match example(s), want >= {MIN_MATCH_EXAMPLES}")
+            problems.append(Problem(r.path, line, "TFH105",
+                                    f"{len(texts)} match example(s), want >= {MIN_MATCH_EXAMPLES}"))
+        one_line = [t for t in texts if t is not None and len(t.strip().splitlines()) == 1]
         if not one_line and not _needs_context(r):
-            missing.append("no one-line match example (the fragment people paste into an issue title); "
-                           "if one line can never identify it, say why in `examples.needs_context`")
-        if missing:
-            line = r.examples_match[0].get("line", 1) if r.examples_match else 1
-            problems.append(Problem(r.path, line, "TFH105", "; ".join(missing)))
+            problems.append(Problem(r.path, line, "TFH106",
+                                    "no one-line match example (the fragment people paste into an issue "
+                                    "title); if one line can never identify it, say why in "
+                                    "`examples.needs_context`"))
     return problems
 
 
 def lint(ruleset, with_examples: bool = True) -> list:
     """All problems: load-time ones, cross-rule ones, pip steps against the compatibility model
-    (TFH018), example coverage (TFH105) and failing examples (TFH010)."""
+    (TFH018), example coverage (TFH105, TFH106) and failing examples (TFH010)."""
     from tfhelp.kb.fixcheck import check_rules
 
     problems = list(ruleset.problems) + cross_check(ruleset.rules)

@@ -10,7 +10,7 @@ from tfhelp.kb.loader import load_file, load_ruleset
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"
 #: Codes found by `rules lint` on a loaded rule (they need the compatibility model or the examples).
-LINT_STAGE = {"TFH018", "TFH105"}
+LINT_STAGE = {"TFH018", "TFH105", "TFH106"}
 
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("*.yaml")), ids=lambda p: p.stem)
@@ -131,7 +131,7 @@ def test_tfh105_counts_match_examples_and_one_liners(rules_dir):
     assert example_coverage(rs.rules) == []
 
 
-def test_tfh105_needs_context_excuses_only_the_one_line_part(rules_dir):
+def test_tfh106_needs_context_excuses_only_the_one_line_part(rules_dir):
     multi = '["Traceback:\\nsignature of {0}", "x\\nsignature of {0}", "y\\nsignature of {0}"]'
     write_rule(rules_dir, "import", "a", make_rule("a", examples=f"""
       needs_context: two rows of a listing together are the problem; one row alone is normal
@@ -142,8 +142,25 @@ def test_tfh105_needs_context_excuses_only_the_one_line_part(rules_dir):
       no_match: ["other"]"""))
     rs = load_ruleset(extra_dirs=[rules_dir], user_rules=False, shipped=False, use_cache=False)
     found = example_coverage(rs.rules)
-    assert [(p.code, p.path.endswith("b.yaml")) for p in found] == [("TFH105", True)], found
+    assert [(p.code, p.path.endswith("b.yaml")) for p in found] == [("TFH106", True)], found
     assert "one-line" in found[0].message
+
+
+def test_tfh105_and_tfh106_are_reported_separately(rules_dir):
+    write_rule(rules_dir, "import", "a", make_rule("a", examples="""
+      match: ["Traceback:\\nsignature of a"]
+      no_match: ["other"]"""))
+    rs = load_ruleset(extra_dirs=[rules_dir], user_rules=False, shipped=False, use_cache=False)
+    found = example_coverage(rs.rules)
+    assert sorted(p.code for p in found) == ["TFH105", "TFH106"], found
+    assert all(not p.is_error for p in found), "coverage is advisory: the rule still loads"
+
+
+def test_shipped_rules_have_no_coverage_advisories():
+    """Every shipped rule carries >= 3 match examples and a one-line fragment (or says why not)."""
+    rs = load_ruleset(user_rules=False, use_cache=False)
+    found = example_coverage(rs.rules)
+    assert found == [], "\n".join(map(str, found))
 
 
 def test_needs_context_must_be_a_reason(rules_dir):
