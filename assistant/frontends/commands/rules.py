@@ -24,6 +24,42 @@ def register(parser) -> None:
         sp.add_argument("--json", action="store_true", default=False, help="machine-readable output")
 
 
+#: The structural layer's answer families (kb/structural.py). They are not rule files: each answer's
+#: title, cause and fixes are written for the input from the symbol-table row or pip conflict it
+#: matched, so ``rules show`` can only say what the family covers and where its data comes from.
+#: tests/test_rules_show_structural.py keeps this list equal to the ids structural.py can produce.
+STRUCTURAL = {
+    "symbols-removed-module": "a module that the installed release no longer has (`No module named 'Y.Z'`), "
+                              "with the last release that had it and its replacement",
+    "symbols-removed-name": "a public name removed or moved out of a module (`cannot import name X from Y`, "
+                            "`module 'Y' has no attribute 'X'`), with the release it went in and the new name",
+    "symbols-removed-attribute": "an attribute removed from a class (`'Model' object has no attribute "
+                                 "'predict_classes'`), read from the class bodies in the wheels",
+    "symbols-package-too-old": "a name that only exists from a later release: the installed package is older "
+                               "than the code expects",
+    "symbols-pip-pin-conflict": "a pip resolver conflict (`X requires Y..., but you have Y v`) settled with the "
+                                "pins of the TensorFlow wheels in the compatibility model",
+    "symbols-addon-abi-mismatch": "an `undefined symbol` / `Symbol not found` in a TensorFlow add-on's native "
+                                  "library (tensorflow-io, -text, -addons, ...): built for another TensorFlow",
+}
+
+
+def _show_structural(rule_id: str, args, ctx) -> int:
+    """``rules show symbols-...``: what the answer family covers (an answer names its id in every report)."""
+    from tfhelp.kb.structural import SYMBOLS_DOC
+
+    what = STRUCTURAL[rule_id]
+    if args.json:
+        ctx.stdout.write(json.dumps({"id": rule_id, "origin": "symbol-table", "summary": what,
+                                     "source": SYMBOLS_DOC, "path": None}, indent=2) + "\n")
+        return 0
+    ctx.stdout.write(f"{rule_id}: answered by the structural layer (origin: symbol-table), not by a rule file.\n"
+                     f"Covers {what}.\nData: {SYMBOLS_DOC}.\n"
+                     "Title, cause and fixes are written for each input from the row it matched: run "
+                     "`tfhelp diagnose` on the error to see them.\n")
+    return 0
+
+
 def _load_for_lint(paths, ctx):
     """The full rule base plus the given paths (files or folders), uncached, fresh problems."""
     from tfhelp.kb.loader import RuleSet, load_file, load_ruleset
@@ -118,6 +154,8 @@ def run(args, ctx) -> int:
         return 0
     if action == "show":
         rule = ruleset.get(args.id)
+        if rule is None and args.id in STRUCTURAL:
+            return _show_structural(args.id, args, ctx)
         if rule is None:
             raise UsageError(f"unknown rule id {args.id!r} (see 'tfhelp rules list')")
         if args.json:
