@@ -279,6 +279,10 @@ def attach(report, crash: Optional[Crash], last_lines: Optional[dict] = None):
     if not explaining:
         for d in report.diagnoses:
             sev = getattr(d.rule, "severity", "")
+            # a symbol-table answer explains a crash only through its own lines: a moved name
+            # printed earlier says nothing about a later native abort
+            if getattr(d.rule, "origin", "") == "symbol-table":
+                continue
             if sev == "fatal" and any(lo - NEAR_FATAL <= e.line <= hi for e in d.evidence):
                 explaining.append(d.id)
     crash.explained_by = explaining

@@ -272,7 +272,12 @@ def _structural(doc: Document, env, fired: list) -> None:
     found, facts = structural.diagnose(doc, env)
     if facts:
         doc.parsed.facts["structural"] = [f.to_json() for f in facts]
+    # A fired rule (only harmless ones can be here) whose evidence covers the fact's line explains
+    # it more specifically than the table does: that line gets no second, fatal-looking answer.
+    explained = {e.line for d in fired for e in d.evidence}
     for rule, fixes, lines, fact in found:
+        if any(i + 1 in explained for i in lines):
+            continue
         evidence = [Evidence(i + 1, doc.lines[i]) for i in lines]
         score = STRUCTURAL_SCORE.get(rule.confidence, 70) + (5 if fact.confirmed else 0)
         fired.append(Diagnosis(rule, score, evidence, mark_seen_code(fixes, doc), confirmed=fact.confirmed,

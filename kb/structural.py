@@ -568,6 +568,10 @@ def _describe(row: dict, fact: Fact) -> tuple:
                 else f" Its replacement: {moved}."
         if row.get("message"):
             cause += f" NumPy's own note: {row['message']}"
+        if _is_private(row["name"]):
+            cause += (" It is a private internal (not in the documented API), which releases change without "
+                      "notice: usually a third-party library written for the older release reaches it, so that "
+                      "library's release for your version is the fix.")
         cause += (" Code (yours or a library's) written for the older release asks for it. "
                   f"From {SYMBOLS_DOC}.")
         summary = f"{name} no longer exists in {pkg} {_minor(gone) or gone}; " + \
@@ -586,6 +590,12 @@ def _describe(row: dict, fact: Fact) -> tuple:
         rid = "symbols-package-too-old"
         category = "import" if fact.kind in ("no-module", "cannot-import") else "api-change"
     return rid, title, category, summary, cause
+
+
+def _is_private(dotted: str) -> bool:
+    """tensorflow.python.*, keras.src.*, keras.backend._x: reached by libraries, never documented."""
+    parts = dotted.split(".")[1:]
+    return any(p.startswith("_") or p in ("python", "src") for p in parts)
 
 
 def _row_refs(row: dict) -> list:

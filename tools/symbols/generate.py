@@ -110,6 +110,23 @@ NAMES_FOR = {
     "tensorflow-addons": ["tensorflow_addons.*"],
 }
 
+#: Private modules that third-party libraries commonly reach into (old standalone Keras, tensorlayer,
+#: Mask R-CNN ports, keras-vis, ...): their names are tracked *including* single-underscore ones, so
+#: ``module 'tensorflow.python.framework.ops' has no attribute '_TensorLike'`` gets a row. Each
+#: entry is here because public reports show third-party code failing on it:
+#: ops._TensorLike https://github.com/tensorflow/tensorflow/issues/38589,
+#: context.get_config https://github.com/qqwweee/keras-yolo3/issues/763,
+#: control_flow_ops.case https://github.com/tensorflow/tensorflow/issues/63515,
+#: tensorflow.python.keras.backend https://github.com/xuxping/finetune_bert/issues/1,
+#: generic_utils https://github.com/tensorflow/tensorflow/issues/38012,
+#: keras.backend.tensorflow_backend https://github.com/keras-team/keras/issues/13442.
+PRIVATE_NAMES_FOR = {
+    "tensorflow": ["tensorflow.python.framework.ops", "tensorflow.python.eager.context",
+                   "tensorflow.python.ops.control_flow_ops", "tensorflow.python.framework.tensor_util",
+                   "tensorflow.python.keras.backend", "tensorflow.python.keras.utils.generic_utils"],
+    "keras": ["keras.backend", "keras.backend.tensorflow_backend", "keras.utils.generic_utils"],
+}
+
 #: "Too old" rows (a name that only newer versions have) are kept for these packages' modules,
 #: where the error usually means the installed release predates the name.
 ADDED_FOR = {"protobuf": ["google.protobuf", "google.protobuf.*"],
@@ -118,7 +135,7 @@ ADDED_FOR = {"protobuf": ["google.protobuf", "google.protobuf.*"],
              "keras": ["keras", "keras.ops", "keras.saving", "keras.utils", "keras.layers", "keras.config",
                        "keras.random", "keras.optimizers", "keras.src"],
              "tensorflow": ["tensorflow", "tensorflow.experimental", "tensorflow.config",
-                            "tensorflow.config.experimental"],
+                            "tensorflow.config.experimental", "tensorflow.python.eager.context"],
              "h5py": ["h5py"]}
 
 #: Class attributes tracked for "'X' object has no attribute 'Y'": package -> {public class:
@@ -393,6 +410,7 @@ def scan_wheel(pkg: str, ver: str, req: str) -> dict:
         except SyntaxError:
             return set()
         v = _Names().run(tree)
+        bound[mod] = set(v.names) - v.modimports
         if "__getattr__" in v.names:
             dynamic.add(mod)
         names = set(v.all) if v.all else set(v.names) - v.modimports
@@ -424,10 +442,14 @@ def scan_wheel(pkg: str, ver: str, req: str) -> dict:
     removed_text = {}
     gone = set()
     dynamic = set()
+    bound = {}  # module -> every name bound at top level (private ones too)
     pats = NAMES_FOR.get(pkg, [])
+    private = PRIVATE_NAMES_FOR.get(pkg, [])
     for mod in files:
-        if any(fnmatch.fnmatchcase(mod, p) for p in pats) or mod == "numpy._expired_attrs_2_0":
+        if any(fnmatch.fnmatchcase(mod, p) for p in pats + private) or mod == "numpy._expired_attrs_2_0":
             modules[mod] = {n for n in names_of(mod) if not n.startswith("_")}
+            if _match_any(mod, private):
+                modules[mod] |= {n for n in bound.get(mod, ()) if _private_name(n)}
         else:
             modules[mod] = None
     # package folders without __init__.py files (namespace-like) still import
@@ -498,6 +520,15 @@ def _match_any(mod: str, pats) -> bool:
     return any(fnmatch.fnmatchcase(mod, p) for p in pats)
 
 
+def _private_name(name: str) -> bool:
+    """A single-underscore helper (``_TensorLike``), not a dunder, not a module-level constant."""
+    return name.startswith("_") and not name.startswith("__") and not name[1:].isupper()
+
+
+def _tracked_private(pkg: str, mod: str, name: str) -> bool:
+    return _private_name(name) and _match_any(mod, PRIVATE_NAMES_FOR.get(pkg, []))
+
+
 def build(pkg: str, scans: list) -> list:
     """Rows for one package from [(version, modules)] oldest first."""
     versions = [v for v, _ in scans]
@@ -545,7 +576,8 @@ def build(pkg: str, scans: list) -> list:
                      "last_version_with_it": versions[i]})
     added_pats = ADDED_FOR.get(pkg, [])
     for (m, n), flags in sorted(present_sym.items()):
-        if m in removed_mods or n.startswith("_") or _noise(pkg, m, n, leaves - {m.rsplit(".", 1)[-1]}):
+        if m in removed_mods or (n.startswith("_") and not _tracked_private(pkg, m, n)) \
+                or _noise(pkg, m, n, leaves - {m.rsplit(".", 1)[-1]}):
             continue
         if m in dynamic and not (pkg == "numpy" and m == "numpy"):
             continue  # a module-level __getattr__ may still provide it
@@ -558,7 +590,8 @@ def build(pkg: str, scans: list) -> list:
             # a name that only existed in the very oldest sample of a long history is kept too
             rows.append({"package": pkg, "kind": "symbol", "name": f"{m}.{n}", "removed_in": versions[i + 1],
                          "last_version_with_it": versions[i]})
-        elif flags[-1] and not flags[0] and _match_any(m, added_pats) and _public(f"{m}.{n}"):
+        elif flags[-1] and not flags[0] and _match_any(m, added_pats) and (
+                _public(f"{m}.{n}") or _match_any(m, PRIVATE_NAMES_FOR.get(pkg, []))):
             i = first_true(flags)
             if not all(flags[i:]):
                 continue
