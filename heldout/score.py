@@ -71,6 +71,12 @@ FAMILIES = {
     "apple-illegal-instruction": r"macos|apple|metal|illegal-instruction|avx",
     "apple-macos-wheel": r"tensorflow-macos|macos|apple|metal|pip-no-matching",
     "tf1-other-api": r"tf1-",
+    "protobuf-pin-conflict": r"protobuf|symbols-pip-pin-conflict",
+    "tf-keras-tf-mismatch": r"tf-keras|symbols-pip-pin-conflict|keras.*(tf|tensorflow).*(mismatch|version)|tf-compat-v2-no-internal|keras-missing-tf",
+    "ptx-driver-too-old": r"unsupported-ptx|cuda-driver-insufficient|ptx",
+    "xla-ptxas": r"xla-ptxas|ptx",
+    "xla-libdevice": r"libdevice",
+    "keras-older-saved-newer-loaded": r"keras-model-config-version-mismatch|keras3-.*(load|legacy|h5|keras-src-engine)|keras-engine|version-mismatch",
 }
 
 
