@@ -7,10 +7,16 @@ diagnosis, the session's env changes and the journal, and asks yes/no questions 
 callback. It has no terminal code, so tests drive it directly. ``repl_terminal.run_repl`` is the
 prompt_toolkit loop around it.
 
-Size: about 650 lines, over the ~500 guideline, because Session is one conversation's state with
+At start (``repl_terminal.run_repl``) :meth:`Session.recover_journal` reports fixes a killed tfhelp
+left half-done, as ``tfhelp fix`` / ``tfhelp undo`` do. ``/undo [--force]`` and ``/log
+[--max-bytes SIZE] [--allow-special] FILE`` take the CLI's options and give the CLI's messages
+(drift, a busy environment, refused devices, a bound that cut a log short).
+
+Size: about 800 lines, over the ~500 guideline, because Session is one conversation's state with
 one method per command (/fix, /undo, /run, ...); splitting the class would scatter that shared
-state across modules without making any part simpler. The terminal layer and the draft-rule
-writer are the separable parts and live apart (repl_terminal.py) or at the end.
+state across modules without making any part simpler. The terminal layer and the small pure
+helpers (the /log argument parser, the draft-rule writer) are the separable parts and live apart
+(repl_terminal.py) or at the end.
 """
 from __future__ import annotations
 
@@ -32,8 +38,8 @@ COMMANDS = {
     "/doctor": "check the target's TensorFlow / CUDA / NumPy setup",
     "/gpu": "run the GPU test ladder on the target",
     "/run": "SCRIPT [ARGS]  run a script with the target interpreter and diagnose its output",
-    "/log": "FILE  scan a log file for root causes",
-    "/undo": "undo the last fix applied to the target (also from an earlier session)",
+    "/log": "[--max-bytes SIZE] [--allow-special] FILE  scan a log file (or .gz) for root causes",
+    "/undo": "[--force]  undo the last fix applied to the target (also from an earlier session)",
     "/history": "fixes applied to the target and their outcomes",
     "/report": "an issue-ready summary of this problem",
     "/python": "PATH  switch the target interpreter (or venv / conda env folder)",
@@ -367,6 +373,9 @@ class Session:
             return
         out = apply_plan(plan, actx, journal=self.journal,
                          ask_rollback=lambda o: self.ask("It did not work. Roll back to the snapshot?"))
+        if out.status == "locked":          # tfhelp fix's exit-75 message: nothing was changed
+            self.say("tfhelp fix: " + out.messages[0], "red")
+            return
         render_outcome(out, self.console)
         if out.ok and plan.touches_packages:
             self.start_probe()
@@ -374,11 +383,15 @@ class Session:
             self.say(f"/run {self.last_script} to try your script again.", "dim")
 
     def cmd_undo(self, arg: str) -> None:
-        from tfhelp.assistant.fixes.plan import undo_last
-        from tfhelp.assistant.render.fix import render_undo
-
+        """``/undo [--force]``: what ``tfhelp undo [--force]`` does, with the same refusals."""
         from tfhelp.assistant.frontends.commands.undo import last_undoable_in_env, other_targets_lines
 
+        words = arg.split()
+        bad = [w for w in words if w not in ("--force", "-f")]
+        if bad:
+            self.say(f"/undo: unknown option {bad[0]}; /undo [--force] (--force also restores what "
+                     "changed by hand since the fix)", "yellow")
+            return
         entry = last_undoable_in_env(self.journal, self.python)
         if entry is None:
             self.say(f"Nothing to undo for {self.python}.")
@@ -397,10 +410,65 @@ class Session:
         if not self.ask(f"Undo it in {self.python}?"):
             self.say("Left as it is.", "yellow")
             return
-        res = undo_last(self.python, self._apply_context(), journal=self.journal, entry=entry)
+        self._undo(entry, force=bool(words))   # words hold only --force / -f here
+
+    def _undo(self, entry: dict, *, force: bool = False) -> None:
+        """Run the undo of ``entry`` and say how it went. Busy and refused undos get the CLI's own
+        messages (``tfhelp undo`` exit 75 / exit 1), so the two front ends can't drift apart."""
+        from tfhelp.assistant.fixes.plan import undo_last
+        from tfhelp.assistant.render.fix import render_undo
+
+        res = undo_last(self.python, self._apply_context(), journal=self.journal, entry=entry, force=force)
+        msgs = res.get("messages") or [""]
+        if res.get("busy"):
+            self.say(f"tfhelp undo: {msgs[0]}", "red")
+            return
+        if res.get("refused"):
+            first, *rest = msgs
+            self.say("Not undone: " + first + "".join(f"\n  {m}" for m in rest[:-1]) + ("\n" + rest[-1] if rest else ""),
+                     "yellow")
+            self.say("Here: /undo --force undoes it anyway.", "dim")
+            return
         render_undo(res, self.console)
         if res.get("ok"):
             self.start_probe()
+
+    def recover_journal(self, offer_undo: bool = True) -> list:
+        """At start, as ``tfhelp fix`` and ``tfhelp undo`` do: find fixes and undos a killed tfhelp
+        process left half-done (:meth:`Journal.recover`), say so, and offer to put the snapshot
+        back when one is in the target's environment. Without this a half-changed environment went
+        unnoticed until the user happened to type /undo. Returns the notices."""
+        from tfhelp.assistant.fixes.journal import env_key
+
+        try:
+            notices = self.journal.recover()
+        except OSError as exc:
+            self.say(f"warning: cannot read the fix journal: {exc}", "yellow")
+            return []
+        for p in self.journal.problems:
+            self.say(f"warning: {p}", "yellow")
+
+        def here(n) -> bool:
+            try:
+                return env_key(n.get("python") or "") == env_key(self.python)
+            except Exception:  # noqa: BLE001 - an odd path in the journal: not this environment
+                return False
+
+        mine = None
+        for n in notices:
+            self.say(f"warning: {n['message']}", "bold yellow")
+            if here(n):
+                mine = mine or n
+            else:
+                self.say(f"  (it is another environment: /python {shlex.quote(str(n.get('python')))}, then /undo)",
+                         "dim")
+        if mine is not None and offer_undo:
+            entry = self.journal.get(mine["entry"])
+            if entry is not None and self.ask(f"Undo it now in {self.python} (puts back the snapshot from before it)?"):
+                self._undo(entry)
+            else:
+                self.say("Left as it is; /undo puts the snapshot back later.", "dim")
+        return notices
 
     def cmd_history(self, arg: str) -> None:
         from tfhelp.assistant.render.fix import render_history
@@ -541,24 +609,49 @@ class Session:
         self.diagnose("\n".join(keep), from_run=True)
 
     def cmd_log(self, arg: str) -> None:
-        from tfhelp.kb.scan import LogError, open_log, scan_file
+        """``/log [--max-bytes SIZE] [--allow-special] FILE``: ``tfhelp --from-log`` in the session.
 
-        path = os.path.expanduser(arg.strip())
+        The same opener (kb.sources) with the same options, so devices and FIFOs are refused the
+        same way, and the same words when a bound ends the read early: the user learns which bound
+        (``--max-bytes``, the gzip expansion limit) cut the log and how to lift it."""
+        from tfhelp.kb.scan import LogError, open_log, scan_file
+        from tfhelp.kb.sources import parse_size
+
+        opts, path = parse_log_arg(arg, parse_size)
+        if isinstance(opts, str):
+            self.say(f"/log: {opts}", "red")
+            return
         if not path:
-            self.say("/log FILE: which file?", "yellow")
+            self.say("/log [--max-bytes SIZE] [--allow-special] FILE: which file?", "yellow")
+            return
+        if path == "-":  # standard input is this terminal: reading it would swallow the session
+            self.say("/log -: standard input is this terminal here; paste the text, or give a file", "yellow")
             return
         try:
-            fh, _size = open_log(path)
+            fh, _size = open_log(path, **opts)
         except LogError as exc:
             self.say(f"/log: {exc}", "red")
+            if "--allow-special" in str(exc):
+                self.say("Here: /log --allow-special [--max-bytes SIZE] FILE reads it anyway.", "dim")
             return
         try:
             report, stats = scan_file(fh, self.ctx.ruleset(), env=self.env)
         finally:
-            fh.close()
+            try:
+                fh.close()
+            except OSError:
+                pass
+        if not stats.bytes and not stats.truncated:
+            self.say(f"/log: {path} is empty: nothing to scan", "yellow")
+            return
         from tfhelp.assistant.render.scan import render_scan
 
         render_scan(report, stats, self.console, path=path, python=self.python)
+        if stats.truncated:
+            self.say(f"/log: {path}: {stats.truncated}", "red")
+        stopped = getattr(fh, "stopped", None)   # a bound of kb.sources was reached
+        if stopped:
+            self.say(f"/log: {path}: {stopped}; the findings above cover the part that was read", "yellow")
         self.report, self.last_input = report, None
         self._hint()
 
@@ -621,6 +714,37 @@ class Session:
             self.say(f"  {c:<9} {h}")
         self.say("Plain words work too: 'fix it', 'why', 'undo', 'gpu test', 'history', 'quit'. "
                  "Ctrl-C cancels what is running; Ctrl-D leaves.", "dim")
+
+
+def parse_log_arg(arg: str, parse_size) -> tuple:
+    """``/log``'s argument -> (open_source options, path), or (error message, None).
+
+    Options come first (``--max-bytes SIZE`` or ``--max-bytes=SIZE``, ``--allow-special``); the
+    rest is the path as typed, so a path with spaces needs no quotes (quotes around it are
+    removed)."""
+    opts = {"allow_special": False, "max_bytes": None}
+    rest = (arg or "").strip()
+    while rest.startswith("--"):
+        word, _, tail = rest.partition(" ")
+        if word == "--allow-special":
+            opts["allow_special"] = True
+        elif word == "--max-bytes" or word.startswith("--max-bytes="):
+            value = word.partition("=")[2]
+            if not value:
+                value, _, tail = tail.strip().partition(" ")
+            try:
+                opts["max_bytes"] = parse_size(value)
+            except ValueError as exc:
+                return f"--max-bytes: {exc}", None
+        elif word == "--":
+            rest = tail.strip()
+            break
+        else:
+            return f"unknown option {word} (/log [--max-bytes SIZE] [--allow-special] FILE)", None
+        rest = tail.strip()
+    if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "'\"":
+        rest = rest[1:-1]
+    return opts, os.path.expanduser(rest)
 
 
 def save_draft_rule(text: str, name: str, folder: str, report=None) -> str:

@@ -232,6 +232,13 @@ def run_repl(ctx, *, pt_input=None, pt_output=None, console=None, session: Optio
     if session.env is not None:
         shown["versions"] = session.versions_text()
         pending.clear()
+    try:  # a fix or undo a killed tfhelp left half-done: said (and offered for undo) before anything else
+        session.recover_journal()
+    except KeyboardInterrupt:
+        console.print(Text("(cancelled)", style="yellow"))
+    except Exception as exc:  # noqa: BLE001 - a broken journal must not keep the REPL from starting
+        console.print(Text(f"tfhelp: warning: could not check the fix journal: {type(exc).__name__}: {_safe(exc)}",
+                           style="yellow"))
     prompt = ANSI("\x1b[1mtfhelp>\x1b[0m ") if console.color_system else "tfhelp> "
     while True:
         while pending:
