@@ -12,17 +12,21 @@ Design (the scanner never holds more than a few chunks of the log):
    side also capped in bytes; a very long line is cut to its head and tail, or to the part around
    the hit) and runs the normal engine on it.  Candidates are handled in order, so a window only
    waits for its after-context; everything older than the before-context is dropped.
-3. **Deduplication.** A candidate line whose text, with numbers and addresses masked, was seen
+3. **Deduplication.**  A candidate line whose text, with numbers and addresses masked, was seen
    before reuses the earlier result (which rules fired on that line and the extent of their
-   evidence) without running the engine again; a warning printed at every one of 100 000 steps
-   costs one engine call.  Occurrences are counted per rule; an occurrence is new when its
-   evidence starts after the last evidence line already counted for that rule, so the several
-   anchor lines of one traceback count once.
+   evidence) without running the engine again.  A *dense* region (more than one hit per
+   ``DENSE_BYTES``; always with the pure back-end) is not looked at hit by hit at all: its lines
+   are folded and counted in C, the anchors searched in one line per distinct message, and
+   :mod:`tfhelp.kb.scan_dedup` counts the occurrences exactly as the per-line path would (the
+   reference, ``dedup=False``; tests/test_scan_dedup_equivalence.py).  An occurrence is new
+   when its evidence starts after the last evidence line already counted for that rule, so the
+   several anchor lines of one traceback count once.
 4. **Report.** Findings are ordered as a person should act: harmless last, symptoms after their
    root causes (``symptom_of`` across the whole log), then severity, score and first line.  Each
    carries ``first_line``, ``count`` and the evidence of its first occurrence.
 
-This module is a pure library: no printing, no terminal.  The ``--from-log`` command
+This module is a pure library: no printing, no terminal.  It is one module (over 500 lines)
+because the read buffer, the line numbering and the window cutting share one set of offsets.  The ``--from-log`` command
 (:mod:`tfhelp.assistant.frontends.commands.log`) does the I/O and rendering.
 """
 from __future__ import annotations
@@ -55,16 +59,6 @@ DENSE_MIN = 64             # ... and never fewer than this many hits
 _MASK = re.compile(r"0x[0-9a-f]+|\d+")
 _DIGITS = bytes.maketrans(b"0123456789", b"##########")
 _HEX = re.compile(rb"#x[#a-f]+")  # 0x7f3a... after the digits became #
-
-
-class _LineOffsets:
-    """Buffer offset of line ``i`` of a region (``text`` has the region's exact length)."""
-
-    def __init__(self, text: bytes, base: int):
-        self.text, self.base = text, base
-
-    def at(self, i: int) -> int:
-        return self.base + len(self.text) - len(self.text.split(b"\n", i)[-1])
 
 
 def _key(raw: bytes) -> bytes:
@@ -165,7 +159,10 @@ def _clean(line: bytes) -> str:
 class LogScanner:
     """Incremental scanner: ``feed(bytes)`` any number of times, then ``finish()`` -> Report."""
 
-    def __init__(self, ruleset, env=None, backend: Optional[str] = None, engine=None):
+    def __init__(self, ruleset, env=None, backend: Optional[str] = None, engine=None, dedup: bool = True):
+        """``dedup=False`` keeps every region on the per-line path (each anchor hit looked at on
+        its own): slower on dense logs, and the reference the de-duplicating path must agree
+        with (tests/test_scan_dedup_equivalence.py)."""
         from tfhelp.kb.engine import Engine
 
         self._started = time.perf_counter()  # includes building the prefilter
@@ -185,9 +182,8 @@ class LogScanner:
         self._count_lines = 0   # newlines in [0, _count_off)
         self._findings: dict = {}
         self._cache: dict = {}
-        self._dcache: dict = {}   # folded whole line -> _Cached (the de-duplicating path)
-        self._leading: set = set()  # rules with a cached line that starts an occurrence (lo == 0)
-        self._dedup_first = self.prefilter.backend != "hyperscan"
+        self._dedup = dedup
+        self._dedup_first = dedup and self.prefilter.backend != "hyperscan"
         self._exceptions = []
         self._exc_seen = set()
         self._facts: dict = {}
@@ -292,8 +288,8 @@ class LogScanner:
             if self._dedup_first:  # the pure back-end walks every byte in Python-called code
                 hits = False
             else:
-                hits = self.prefilter.line_hits(buf, rel_scan, end_rel,
-                                                limit=max(DENSE_MIN, (end_rel - rel_scan) // DENSE_BYTES))
+                limit = max(DENSE_MIN, (end_rel - rel_scan) // DENSE_BYTES) if self._dedup else None
+                hits = self.prefilter.line_hits(buf, rel_scan, end_rel, limit=limit)
             if hits is None or hits is False:
                 # Dense region (or the pure back-end): de-duplicate its lines, then look at each
                 # distinct line once.  It stops short of the end so every window's after-context
@@ -345,131 +341,44 @@ class LogScanner:
         return not self._pending
 
     def _dedup_region(self, r0: int, r1: int) -> bool:
-        """Scan the whole lines in ``buf[r0:r1]`` by their distinct folded forms: the cost is a
-        few C passes over the bytes plus Python work per *distinct* line, whatever the number of
-        anchor hits."""
+        """Scan the whole lines in ``buf[r0:r1]`` by their distinct folded forms: a few C passes
+        over the bytes (fold, split, count) plus Python work per *distinct* line; whatever the
+        number of anchor hits, the engine runs once per distinct message."""
+        from collections import Counter
+        from itertools import accumulate
+
         with memoryview(self._buf) as mv, mv[r0:r1] as view:
             folded = bytes(view).translate(FOLD)
-        # hex addresses (0x7f3a..., "#x#f#a" once folded) become "#x#": the lines keep their
-        # order, _LineOffsets finds their offsets in the unmasked fold
-        lines = (_HEX.sub(b"#x#", folded) if b"#x" in folded else folded).split(b"\n")
+        lines = folded.split(b"\n")
         first_line = self._line_at(self._base + r0)  # 0-based index of lines[0]
-        distinct = list(dict.fromkeys(lines))
-        joined = b"\n".join(distinct)
-        hit_ends = self.prefilter.folded_hits(joined)
+        counts = Counter(lines)    # insertion order: first appearance
+        # one group per message: variants that differ only in hex addresses (0x7f3a...) go
+        # together, and the anchors are searched in one variant of each message
+        groups: dict = {}
+        for v in counts:
+            k = _HEX.sub(b"#x#", v) if b"#x" in v else v
+            g = groups.get(k)
+            if g is None:
+                groups[k] = [v]
+            else:
+                g.append(v)
+        reps = [g[0] for g in groups.values()]
+        hit_ends = self.prefilter.folded_hits(b"\n".join(reps))
         if hit_ends:
-            starts = [0]
-            for k in distinct:
-                starts.append(starts[-1] + len(k) + 1)
             from bisect import bisect_right
 
-            found = {}
+            starts = list(accumulate((len(k) + 1 for k in reps), initial=0))
+            offs: dict = {}
             for h in hit_ends:
                 i = bisect_right(starts, h - 1) - 1
-                found.setdefault(i, h - starts[i])
-            keys = [(distinct[i], off) for i, off in found.items()]
-            many = len(keys) > 8
-            if many:
-                from collections import Counter
+                offs.setdefault(i, h - starts[i])
+            members = list(groups.values())
+            from tfhelp.kb.scan_dedup import Region
 
-                counts = Counter(lines)
-                firsts = dict(zip(reversed(lines), range(len(lines) - 1, -1, -1)))
-                lasts = dict(zip(lines, range(len(lines))))
-            rev = None
-            plan = []
-            for k, off in keys:
-                if many:
-                    a, b, c = firsts[k], lasts[k], counts[k]
-                else:
-                    a = lines.index(k)
-                    c = lines.count(k)
-                    if c == 1:
-                        b = a
-                    else:
-                        if rev is None:
-                            rev = lines[::-1]
-                        b = len(lines) - 1 - rev.index(k)
-                plan.append((a, b, c, k, off))
-            plan.sort()
-            offsets = _LineOffsets(folded, r0)
-            for a, b, c, k, off in plan:
-                self.stats.candidates += c
-                self._dedup_key(k, off, a, b, c, lines, offsets, first_line, r1)
+            Region(self, lines, counts, r0, first_line).run([[(v, offs[i]) for v in members[i]] for i in offs])
         self._count_off = self._base + r1
         self._count_lines = first_line + len(lines) - 1
         return True
-
-    def _line_end(self, r_ls: int) -> int:
-        le = self._buf.find(b"\n", r_ls, self._n)
-        return le if le >= 0 else self._n
-
-    def _dedup_key(self, key: bytes, off: int, a: int, b: int, c: int, lines: list, offsets,
-                   first_line: int, r1: int) -> None:
-        """All ``c`` occurrences of one distinct folded line (first at index ``a``, last at
-        ``b`` of ``lines``; the anchor ends ``off`` bytes into it)."""
-        cached = self._dcache.get(key)
-        rest = c
-        i0 = a  # index of the first occurrence still to count
-        if cached is None:
-            r_ls = offsets.at(a)
-            le = self._line_end(r_ls)
-            cached = self._evaluate(r_ls, min(r_ls + off, le), le, first_line + a, self._n, True)
-            if len(self._dcache) >= MAX_KEYS:
-                self._dcache.clear()
-            self._dcache[key] = cached
-            rest -= 1
-            if not rest:
-                return
-            i0 = lines.index(key, a + 1)
-        start_ord = cached.seen + 1  # occurrence number (over the whole log) of lines[i0]
-        # Near misses: re-run those rules at the 2nd, 4th, 8th ... occurrence, as the line path does.
-        if cached.near:
-            rules = [r for r in (self.ruleset.get(i) for i in cached.near) if r is not None]
-            want = set()
-            p = 1
-            while p < start_ord:
-                p <<= 1
-            while p < start_ord + rest:
-                want.add(p - start_ord)  # 0-based among the occurrences counted here
-                p <<= 1
-            if want and rules:
-                i, top = i0, max(want)
-                for j in range(top + 1):
-                    if j:
-                        i = lines.index(key, i + 1)  # C loop
-                    if j in want:
-                        r_ls = offsets.at(i)
-                        le = self._line_end(r_ls)
-                        self._evaluate(r_ls, min(r_ls + off, le), le, first_line + i, self._n, True,
-                                       recheck=rules, cached=cached, count_cached=False)
-        # Count without visiting each occurrence: an occurrence whose evidence starts on this line
-        # (lo == 0) is a new one, spread over hi more lines.  A line inside a longer occurrence
-        # (lo < 0) is counted by that occurrence's first line, when that line is a candidate too
-        # (the rule has such a key); only otherwise are its occurrences walked one by one.
-        last_ln = first_line + b + 1
-        walk = []
-        for rid, lo, hi in cached.hits:
-            f = self._findings.get(rid)
-            if f is None:
-                continue
-            if lo == 0:
-                f.count += rest
-                f.claimed = max(f.claimed, last_ln + hi)
-                self._leading.add(rid)
-            elif rid not in self._leading:
-                walk.append((rid, lo, hi))
-        if walk:
-            i = i0
-            for j in range(rest):
-                if j:
-                    i = lines.index(key, i + 1)
-                line = first_line + i + 1
-                for rid, lo, hi in walk:
-                    f = self._findings[rid]
-                    if line + lo > f.claimed:
-                        f.count += 1
-                    f.claimed = max(f.claimed, line + hi)
-        cached.seen += rest
 
     def _window(self, ls: int, hit: int, limit: int, eof: bool) -> bool:
         """Diagnose the window around the candidate line starting at ``ls``.  Returns False when
@@ -503,10 +412,11 @@ class LogScanner:
         return True
 
     def _evaluate(self, r_ls: int, r_hit: int, line_end: int, line_no: int, r_limit: int, eof: bool,
-                  recheck=None, cached=None, count_cached: bool = True):
+                  recheck=None, cached=None, count_cached: bool = True, count: bool = True):
         """Run the engine on the window around the line at buffer offset ``r_ls`` (0-based log
-        line ``line_no``), count this occurrence, and return the line's cache entry (None: the
-        after-context isn't read yet)."""
+        line ``line_no``), count this occurrence (unless ``count`` is False: the de-duplicating
+        path counts every occurrence itself, in line order), and return the line's cache entry
+        (None: the after-context isn't read yet)."""
         buf = self._buf
         # after-context: AFTER lines, at most CTX_BYTES
         stop = min(r_limit, line_end + 1 + CTX_BYTES)
@@ -576,9 +486,7 @@ class LogScanner:
                 nxt = min((e for e in ev if e > cand and full_key(e) == k), default=None)
                 ev = [e for e in ev if e > prev and (nxt is None or e < nxt)]
                 entries.append((d.id, ev[0] - cand, ev[-1] - cand))
-                if ev[0] == cand:
-                    self._leading.add(d.id)
-                self._claim(d, ev[0], ev[-1], owner)
+                self._claim(d, ev[0], ev[-1], owner, count=count)
             else:
                 # Fired on other lines of the window: those lines are (or were) candidates of
                 # their own and count there; only make sure the finding exists.
@@ -721,13 +629,13 @@ def open_log(path: str, stdin=None, **options):
 
 
 def scan_file(fh, ruleset, env=None, progress: Optional[Callable[[int], None]] = None,
-              chunk: int = CHUNK, backend: Optional[str] = None):
+              chunk: int = CHUNK, backend: Optional[str] = None, dedup: bool = True):
     """Scan an open binary stream to its end.  Returns (Report, ScanStats).  A stream that ends
     badly (truncated gzip, read error) still yields what was read, with ``stats.truncated`` set."""
     import gzip
     import zlib
 
-    scanner = LogScanner(ruleset, env=env, backend=backend)
+    scanner = LogScanner(ruleset, env=env, backend=backend, dedup=dedup)
     truncated = None
     done = 0
     try:

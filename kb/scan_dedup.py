@@ -1,0 +1,166 @@
+"""Count one de-duplicated region of a log exactly as the per-line path would have.
+
+Why a module of its own: :mod:`tfhelp.kb.scan` reads the log and runs the engine; this part
+answers one narrow question for a dense region (many anchor hits, see ``LogScanner._process``):
+given the region's lines grouped into distinct messages, which findings does each message add
+and how many *occurrences* does that make?  Both paths must give the same answer
+(tests/test_scan_dedup_equivalence.py), so the rule for counting lives in one place:
+
+* A message seen for the first time is run through the engine once, at its first occurrence,
+  and the result (which rules fired, and the extent of their evidence relative to the line) is
+  cached under the same key the per-line path uses (``scan._key`` of the hit's segment).
+* An occurrence of rule R at line L with extent ``[L+lo, L+hi]`` is new when ``L+lo`` lies after
+  the last line already claimed for R; it then claims up to ``L+hi``.  When every extent of R in
+  the region is the line itself (``lo == hi == 0``) and nothing of R was claimed inside the region
+  yet, that is simply the number of lines: counted in bulk, no per-occurrence work.  Otherwise the
+  occurrences of R's messages are walked in line order (one pass over the region's line list),
+  exactly as the per-line path meets them.
+* A message whose first window held near misses (rules that partly matched) is looked at again
+  with those rules at its 2nd, 4th, 8th ... occurrence in the whole log, as the per-line path does.
+
+Pure library: no printing, no I/O.
+"""
+from __future__ import annotations
+
+from itertools import islice
+
+
+class Region:
+    """The lines of one region (folded: lowercase, digits as ``#``) and the scanner to update."""
+
+    def __init__(self, scanner, lines: list, counts, r0: int, first_line: int):
+        self.s = scanner
+        self.lines = lines          # folded lines; lines[-1] is b"" when the region ends with \n
+        self.counts = counts        # Counter of lines
+        self.r0 = r0                # buffer offset of lines[0]
+        self.first = first_line     # 0-based log line of lines[0]
+        self._firsts = None
+        self._lasts = None
+        self._rev = None
+        self._occ: dict = {}
+
+    # -- where a message occurs --------------------------------------------------------------
+    def first_index(self, group: list) -> int:
+        if len(group) == 1:
+            return self.lines.index(group[0][0])
+        if self._firsts is None:
+            n = len(self.lines)
+            self._firsts = dict(zip(reversed(self.lines), range(n - 1, -1, -1)))
+        return min(self._firsts[v] for v, _ in group)
+
+    def last_index(self, group: list) -> int:
+        if len(group) == 1:
+            if self._rev is None:
+                self._rev = self.lines[::-1]
+            return len(self.lines) - 1 - self._rev.index(group[0][0])
+        if self._lasts is None:
+            self._lasts = dict(zip(self.lines, range(len(self.lines))))
+        return max(self._lasts[v] for v, _ in group)
+
+    def occurrences(self, gid: int, groups: list, wanted: set) -> list:
+        """Indices (into ``lines``) of every occurrence of group ``gid``; one pass over the
+        region computes them for all groups in ``wanted`` at once."""
+        if gid not in self._occ:
+            owner = {v: g for g in wanted for v, _ in groups[g]}
+            out = {g: [] for g in wanted}
+            get = owner.get
+            for i, x in enumerate(self.lines):
+                g = get(x)
+                if g is not None:
+                    out[g].append(i)
+            self._occ.update(out)
+        return self._occ[gid]
+
+    # -- the region ------------------------------------------------------------------------
+    def run(self, groups: list) -> None:
+        """``groups``: one list per distinct message, of (folded line, offset just past its
+        first anchor hit), the variants of one message (hex addresses aside)."""
+        from tfhelp.kb.scan import LINE_CAP, _key, _segment
+
+        s = self.s
+        keys, sizes = [], []
+        for g in groups:
+            v0, off0 = g[0]
+            keys.append(_key(_segment(v0, off0 - 1)[:LINE_CAP]))
+            sizes.append(sum(self.counts[v] for v, _ in g))
+        s.stats.candidates += sum(sizes)
+        # New messages: the engine once each, at the first occurrence, in line order (the first
+        # finding of a rule keeps that occurrence's evidence and line).
+        fresh = sorted((self.first_index(g), i) for i, g in enumerate(groups) if keys[i] not in s._cache)
+        for a, i in fresh:
+            if keys[i] in s._cache:  # two groups, one key (progress-bar lines): evaluated once
+                continue
+            off = dict(groups[i])[self.lines[a]]
+            r_ls = self.r0 + sum(map(len, islice(self.lines, a))) + a
+            le = r_ls + len(self.lines[a])
+            entry = s._evaluate(r_ls, min(r_ls + off, le), le, self.first + a, s._n, True, count=False)
+            entry.seen = 0   # every occurrence, this one included, is counted below
+            s._remember(keys[i], entry)
+        entries = [s._cache[k] for k in keys]
+        by_rule: dict = {}
+        for gi, e in enumerate(entries):
+            for rid, lo, hi in e.hits:
+                by_rule.setdefault(rid, []).append((gi, lo, hi))
+        start = self.first + 1  # 1-based log line of lines[0]
+        walk = {gi for rid, items in by_rule.items() if not self._bulk(rid, items, start)
+                for gi, _, _ in items}
+        for rid, items in by_rule.items():
+            f = s._findings.get(rid)
+            if f is None:
+                continue
+            if not walk.intersection(gi for gi, _, _ in items):
+                f.count += sum(sizes[gi] for gi, _, _ in items)
+                f.claimed = max(f.claimed, start + max(self.last_index(groups[gi]) for gi, _, _ in items))
+                continue
+            if len(items) == 1:  # one message: its occurrences are in line order already
+                gi, lo, hi = items[0]
+                occ = [(i, lo, hi) for i in self.occurrences(gi, groups, walk)]
+            else:
+                occ = [(i, lo, hi) for gi, lo, hi in items for i in self.occurrences(gi, groups, walk)]
+                occ.sort()
+            claimed, n = f.claimed - start, 0   # relative to lines[0]
+            for i, lo, hi in occ:
+                if i + lo > claimed:
+                    n += 1
+                if i + hi > claimed:
+                    claimed = i + hi
+            f.count += n
+            f.claimed = claimed + start
+        self._recheck(groups, entries, sizes)
+
+    def _bulk(self, rid: str, items: list, start: int) -> bool:
+        """True when rule ``rid``'s occurrences in this region can be counted without walking
+        them: every extent is its own line and nothing was claimed inside the region yet."""
+        f = self.s._findings.get(rid)
+        if f is None:
+            return True
+        return f.claimed < start and all(lo == 0 and hi == 0 for _, lo, hi in items)
+
+    def _recheck(self, groups: list, entries: list, sizes: list) -> None:
+        """Near misses: re-run those rules at the log-wide 2nd, 4th, 8th ... occurrence."""
+        s = self.s
+        for gi, e in enumerate(entries):
+            seen, c = e.seen, sizes[gi]
+            e.seen = seen + c
+            if not e.near:
+                continue
+            rules = [r for r in (s.ruleset.get(i) for i in e.near) if r is not None]
+            p = 1
+            while p <= seen:
+                p <<= 1
+            want = []
+            while p <= seen + c:
+                if p > 1:
+                    want.append(p - seen - 1)  # 0-based among this region's occurrences
+                p <<= 1
+            if not (want and rules):
+                continue
+            occ = self.occurrences(gi, groups, {gi})
+            lookup = dict(groups[gi])
+            for j in want:
+                a = occ[j]
+                r_ls = self.r0 + sum(map(len, islice(self.lines, a))) + a
+                le = r_ls + len(self.lines[a])
+                off = lookup[self.lines[a]]
+                s._evaluate(r_ls, min(r_ls + off, le), le, self.first + a, s._n, True,
+                            recheck=rules, cached=e, count_cached=False)
