@@ -6,7 +6,8 @@ with the number of rules.  Two back-ends give the same answer:
 * ``hyperscan`` (a default dependency where wheels exist): all literals in one compiled database,
   scanned case-insensitively straight over the raw bytes at several GB/s, flat in the number of
   literals.
-* ``ahocorasick`` (pyahocorasick, everywhere else): one automaton over all literals.  The
+* ``ahocorasick`` (pyahocorasick, everywhere else, or forced with ``TFHELP_PREFILTER=ahocorasick``):
+  one automaton over all literals.  The
   buffer is lowercased (``bytes.lower``, ASCII only, same length) and viewed as Latin-1 text so
   that string offsets are byte offsets.  After a hit the search restarts at the next line,
   since the scanner only needs to know *which lines* contain an anchor.
@@ -29,6 +30,33 @@ FOLD = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"##########abcd
 
 def fold(data: bytes) -> bytes:
     return data.translate(FOLD)
+
+
+BACKENDS = ("auto", "hyperscan", "ahocorasick")
+
+
+class BackendError(ImportError):
+    """A back-end that can't be had (unknown name in ``$TFHELP_PREFILTER``).  An ImportError so
+    the front ends that already report ``--prefilter hyperscan`` without hyperscan as a usage
+    error (exit 2, one line) report this the same way."""
+ENV_BACKEND = "TFHELP_PREFILTER"
+
+
+def requested_backend(backend: Optional[str] = None) -> Optional[str]:
+    """The back-end asked for: the caller's, else ``$TFHELP_PREFILTER``, else None (auto).
+    The variable reaches every front end that scans (``--from-log``, ``log``, ``triage``, ``run``)
+    without a flag on each: benchmarks and users on a machine where hyperscan misbehaves force
+    the pure fallback with ``TFHELP_PREFILTER=ahocorasick``."""
+    if backend:
+        return backend
+    import os
+
+    env = os.environ.get(ENV_BACKEND, "").strip().lower()
+    if not env:
+        return None
+    if env not in BACKENDS:
+        raise BackendError(f"{ENV_BACKEND}={env!r}: expected one of {', '.join(BACKENDS)}")
+    return None if env == "auto" else env
 
 
 def _hyperscan():
@@ -98,8 +126,8 @@ class MultiLiteral:
         lits = sorted({s.lower() for s in literals if s and s.strip()})
         self.literals = lits
         self._bytes = [s.encode("utf-8") for s in lits]
-        want = backend or "auto"
-        if want not in ("auto", "hyperscan", "ahocorasick"):
+        want = requested_backend(backend) or "auto"
+        if want not in BACKENDS:
             raise ValueError(f"unknown prefilter backend {backend!r}")
         self.backend = None
         self._db = None

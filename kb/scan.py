@@ -117,6 +117,9 @@ def prefilter_for(ruleset, backend: Optional[str] = None) -> MultiLiteral:
     its scratch) was ~0.5 ms of a ~10 ms job log.  Per thread because a hyperscan scratch must not
     serve two scans at once (Dask workers run tasks in threads).  Rule sets are not changed after
     loading (``RuleSet`` caches its own indexes the same way), so the object identifies them."""
+    from tfhelp.kb.anchors import requested_backend
+
+    backend = requested_backend(backend)  # $TFHELP_PREFILTER counts as asking
     last = getattr(_PREFILTERS, "last", None)
     cache = _cache_dir()
     if last is not None and last[0] is ruleset and last[1] == backend and last[2] == cache:
