@@ -514,7 +514,7 @@ fixes:
   - title: Upgrade six and add idna
     steps:
       - {action: pip_install, packages: ["idna==3.7"]}
-      - {action: pip_install, packages: ["six==1.17.0"]}
+      - {action: pip_install, packages: ["six==1.17.0", "numpy==1.26.4"]}
       - {action: set_env, name: TFHELP_DEMO_P, value: "1", scope: user-profile}
       - {action: verify, check: import, code: "import six, idna; assert six.__version__ == '1.17.0'"}
 examples:
@@ -523,16 +523,25 @@ examples:
 verified: false
 """
 
-# A kill "during" a pip step needs pip to still be running at the delay: 0.8 s is inside the
-# offline install of one small wheel even on an idle machine; a later delay can miss the step.
+# A kill "during" a pip step needs pip to still be running at the delay. Step 2 brings NumPy
+# (thousands of files, about 4 s offline here, 2 s on a fast idle machine) so that 1.0 s lands
+# inside pip's install on any machine; one small wheel alone finished before 0.8 s on CI.
 PIP_FIX_POINTS = [("after-snapshot", None), ("after-step:1", None), ("after-save:1", None), ("before-step:2", None),
-                  ("during-step:2", 0.8), ("after-step:2", None),
+                  ("during-step:2", 1.0), ("after-step:2", None),
                   ("during-journal-write:3", None), ("before-verify", None), ("before-final-save", None)]
 PIP_UNDO_POINTS = [("undo-start", None), ("during-undo", 1.0), ("undo-after-restore", None)]
 
 
+@pytest.fixture(scope="session")
+def numpy_wheel(wheels):
+    if not any(f.startswith("numpy-1.26.4-cp") for f in os.listdir(wheels)):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", wheels, "numpy==1.26.4"],
+                       check=True)
+    return wheels
+
+
 @pytest.fixture
-def pip_world(world, tmp_path):
+def pip_world(world, tmp_path, numpy_wheel):
     write_rule(tmp_path / "rules", "import", "demo-crash-pip", PIP_RULE)
     return world
 

@@ -23,7 +23,7 @@ import pytest
 from tfhelp.assistant.fixes.actions import ApplyContext
 from tfhelp.kb.engine import Engine
 from tfhelp.kb.loader import load_ruleset
-from venvs import PIP_ARGS, apply_first_fix, cached_venv, pip_install, pip_list, probed_env
+from venvs import PIP_ARGS, apply_first_fix, cached_venv, ensure_cached, pip_install, pip_list, probed_env
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -85,13 +85,17 @@ def test_keras231_over_tf212_matching_keras_installed_then_import_works(tmp_path
 
 @pytest.fixture(scope="module")
 def tf213(tmp_path_factory):
+    # the corpus cases' versions, ml-dtypes included (keras 3.15.1 alone would take the newest)
+    # (separate resolutions: together they conflict, which is what the tests reproduce)
+    for group in (("tensorflow-cpu==2.13.1",), ("keras==3.15.1", "ml-dtypes==0.6.0"), ("numpy==1.24.3",)):
+        ensure_cached(*group)
     return cached_venv(tmp_path_factory.mktemp("tf213") / "venv", "tensorflow-cpu==2.13.1")
 
 
 def test_keras315_over_tf213_pip_conflict_first_fix_puts_keras2_back(tf213, tmp_path, monkeypatch):
     monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
     py = tf213
-    pip_text = _pip_output(py, "keras==3.15.1")
+    pip_text = _pip_output(py, "keras==3.15.1", "ml-dtypes==0.6.0")
     assert "but you have keras 3.15.1 which is incompatible" in pip_text, pip_text
     assert pip_list(py)["numpy"].startswith("2."), pip_list(py)  # pulled up through ml-dtypes 0.6
     script = tmp_path / "model.py"
@@ -110,7 +114,7 @@ def test_keras315_over_tf213_pip_conflict_first_fix_puts_keras2_back(tf213, tmp_
 def test_keras315_numpy124_over_tf213_ml_dtypes_error_first_fix_puts_keras2_back(tf213, tmp_path, monkeypatch):
     monkeypatch.setenv("TFHELP_STATE_DIR", str(tmp_path / "state"))
     py = tf213
-    _pip_output(py, "keras==3.15.1")  # again: the previous test may have put Keras 2 back
+    _pip_output(py, "keras==3.15.1", "ml-dtypes==0.6.0")  # again: the previous test may have put Keras 2 back
     _pip_output(py, "numpy==1.24.3")  # what NumPy's own banner suggests
     installed = {name.replace("_", "-"): v for name, v in pip_list(py).items()}
     assert installed["keras"] == "3.15.1" and installed["ml-dtypes"] == "0.6.0", installed

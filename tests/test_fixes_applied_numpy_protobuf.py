@@ -128,10 +128,15 @@ def test_tf215_start_up_notices_silenced_by_the_offered_env_settings(tmp_path):
     assert rc == 0
     report = ENGINE.diagnose(text, env=_probe(py))
     found = {d.id: d for d in report.diagnoses}
-    assert {"onednn-custom-operations-notice", "cpu-feature-guard-optimized-notice"} <= set(found), list(found)
+    # TensorFlow turns oneDNN on by default only on some x86 CPUs, so its notice is there or not
+    # depending on the machine; whichever notices TensorFlow printed must each be explained.
+    printed = {"cpu-feature-guard-optimized-notice"}
+    if "oneDNN custom operations are on" in text:
+        printed.add("onednn-custom-operations-notice")
+    assert printed <= set(found), (list(found), text)
     assert all(d.rule.severity == "harmless" for d in report.diagnoses)
 
-    for rule_id in ("onednn-custom-operations-notice", "cpu-feature-guard-optimized-notice"):
+    for rule_id in sorted(printed):
         for fix in found[rule_id].fixes:
             env_steps = {s["name"]: s["value"] for s in fix["steps"] if s["action"] == "set_env"}
             p = subprocess.run([py, *cmd], capture_output=True, text=True, env={**os.environ, **env_steps})

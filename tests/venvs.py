@@ -28,6 +28,21 @@ def pip_install(py: str, *args: str) -> None:
     subprocess.run(cmd, check=True)
 
 
+def ensure_cached(*requirements: str) -> None:
+    """Make sure the wheel cache can satisfy ``requirements`` (with their dependencies) offline;
+    download what is missing once. Pinning every version a test relies on keeps a newer release
+    on PyPI (ml-dtypes 0.7.0 arrived after the cases were recorded) out of a fresh machine's run."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        offline = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", *PIP_ARGS,
+                   "-d", scratch, *requirements]
+        if subprocess.run(offline, capture_output=True).returncode == 0:
+            return
+    os.makedirs(WHEELS, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", WHEELS, *requirements], check=True)
+
+
 def cached_venv(path, *requirements: str) -> str:
     """A venv at ``path`` with ``requirements`` installed from the wheel cache."""
     venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
