@@ -80,3 +80,21 @@ def test_table_rows_for_private_names_carry_versions():
     # too old: standalone Keras 2.6+ imports get_config, which older TF builds lack
     r = rows["tensorflow.python.eager.context.get_config"]
     assert "added_in" in r and r["last_version_without_it"] == "2.4.4"
+
+
+@pytest.mark.parametrize("text, title_part", [
+    # tf.contrib: the curated row says 2.0 (https://www.tensorflow.org/guide/migrate), not the
+    # first examined wheel without it
+    ("ModuleNotFoundError: No module named 'tensorflow.contrib'", "TensorFlow 2.0"),
+    # moved to tensorflow.python.trackable; the 2.13.1 / 2.14.1 wheels narrow it to 2.14
+    # (https://github.com/tensorflow/tfjs/issues/8004, https://github.com/tensorflow/agents/issues/916)
+    ("ModuleNotFoundError: No module named 'tensorflow.python.training.tracking'", "TensorFlow 2.14"),
+    # Keras 2.13-2.15 internals that third-party code imports, gone from Keras 3
+    ("ImportError: cannot import name 'KerasTensor' from 'keras.src.engine.keras_tensor'", "Keras 3.0"),
+    ("ModuleNotFoundError: No module named 'keras.src.engine'", "Keras 3.0"),
+    ("ImportError: cannot import name 'network' from 'tensorflow.python.keras.engine'", "TensorFlow 2.4"),
+])
+def test_removed_private_modules_are_answered_by_the_table(bare, text, title_part):
+    d = top(bare.diagnose(text))
+    assert d.id == "symbols-removed-module"
+    assert title_part in d.rule.title, d.rule.title

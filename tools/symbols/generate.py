@@ -55,9 +55,12 @@ VERSIONS = {
         ("2.9.3", "tensorflow-cpu==2.9.3", ["--only-binary=:all:", "--python-version", "3.9",
                                             "--platform", "manylinux2014_x86_64"]),
         ("2.12.1", "tensorflow-cpu==2.12.1", []),
+        ("2.13.1", "tensorflow-cpu==2.13.1", []),
+        ("2.14.1", "tensorflow-cpu==2.14.1", []),
         ("2.15.1", "tensorflow-cpu==2.15.1", []),
         ("2.16.2", "tensorflow-cpu==2.16.2", []),
         ("2.18.1", "tensorflow-cpu==2.18.1", []),
+        ("2.20.0", "tensorflow-cpu==2.20.0", []),
         ("2.21.0", "tensorflow-cpu==2.21.0", []),
     ],
     "numpy": [(v, f"numpy=={v}", []) for v in ("1.23.5", "1.24.4", "1.26.4", "2.0.2", "2.2.6", "2.4.6")],
@@ -81,9 +84,12 @@ VERSIONS = {
 #: tf.keras lives in the TF wheel itself.
 TF_KERAS_FROM = {"2.9.3": ("keras", "2.9.0", "keras/api/_v2/keras"),
                  "2.12.1": ("keras", "2.12.0", "keras/api/_v2/keras"),
+                 "2.13.1": ("keras", "2.13.1", "keras/api/_v2/keras"),
+                 "2.14.1": ("keras", "2.14.0", "keras/api/_v2/keras"),
                  "2.15.1": ("keras", "2.15.0", "keras/api/_v2/keras"),
                  "2.16.2": ("keras", "3.3.3", "keras/_tf_keras/keras"),
                  "2.18.1": ("keras", "3.8.0", "keras/_tf_keras/keras"),
+                 "2.20.0": ("keras", "3.10.0", "keras/_tf_keras/keras"),
                  "2.21.0": ("keras", "3.12.0", "keras/_tf_keras/keras")}
 
 #: import roots per package (the first path segment inside the wheel)
