@@ -61,6 +61,23 @@ _DIGITS = bytes.maketrans(b"0123456789", b"##########")
 _HEX = re.compile(rb"#x[#a-f]+")  # 0x7f3a... after the digits became #
 
 
+REPEAT_SIMILARITY = 85    # two lines this similar (0-100, numbers masked) are one message again
+
+
+def _repeats(other: str, mine: str) -> bool:
+    """Is ``other`` another printing of the message ``mine`` (numbers and addresses masked)?
+    Equal, or nearly so: the same warning about another function, tensor size or library
+    (``<function train_step ...>`` / ``<function test_step ...>``, ``1.02GiB`` / ``18.00MiB``) is
+    a new occurrence of it, while the different lines of one traceback or one notice are not.
+    This bounds an occurrence's extent to the line itself for messages printed over and over, so
+    counting them needs no walk through a dense region (kb/scan_dedup.py)."""
+    if other == mine:
+        return True
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio(other[:1024], mine[:1024], score_cutoff=REPEAT_SIMILARITY) > 0
+
+
 def _key(raw: bytes) -> bytes:
     """What stays the same between two occurrences of one message: lowercased, digits and hex
     addresses masked.  Pure bytes operations (this runs for every anchor hit)."""
@@ -485,8 +502,8 @@ class LogScanner:
                 # This occurrence's extent: its evidence between the previous and the next
                 # repeat of the candidate's own message (a window may hold several repeats).
                 k = full_key(cand)
-                prev = max((e for e in ev if e < cand and full_key(e) == k), default=0)
-                nxt = min((e for e in ev if e > cand and full_key(e) == k), default=None)
+                prev = max((e for e in ev if e < cand and _repeats(full_key(e), k)), default=0)
+                nxt = min((e for e in ev if e > cand and _repeats(full_key(e), k)), default=None)
                 ev = [e for e in ev if e > prev and (nxt is None or e < nxt)]
                 entries.append((d.id, ev[0] - cand, ev[-1] - cand))
                 self._claim(d, ev[0], ev[-1], owner, count=count)
