@@ -22,9 +22,11 @@ DESCRIPTION = ("Scan many logs and count which root causes broke them. PATH is a
                "needs the same tfhelp and must see the files at the same paths: shared storage). Files that "
                "can't be read are listed and skipped. A cluster run and a local run print the same JSON. "
                "More: docs/triage.md.")
-EPILOG = ("Exit status: 0 at least one file has a known cause; 1 every readable file was scanned and "
-          "nothing was explained; 2 usage error, or no readable file at all (unreadable files among "
-          "readable ones are reported and skipped); 130 interrupted.")
+EPILOG = ("Exit status (as --from-log's for one file): 0 at least one file has a known cause; 1 the "
+          "files were scanned and nothing was explained; 2 usage error, or every file was bad input: "
+          "unreadable (missing, empty, a FIFO or device, permission denied) or only partly read (a gzip "
+          "bomb, --max-bytes, truncated or corrupt gzip). Bad files among good ones never stop the run: "
+          "they are listed on standard error and the status comes from the others. 130 interrupted.")
 
 #: Files per task: small job logs are cheap, so batch them to keep the scheduling overhead low.
 BATCH = 8
@@ -100,10 +102,9 @@ def run(args, ctx) -> int:
         render_triage(doc, triage.tally(doc["files"]), ctx.console())
     for e in doc["errors"]:
         ctx.stderr.write(f"tfhelp: {e['path']}: {e['error']} (skipped)\n")
-    t = doc["totals"]
-    if t["files"] == t["unreadable"]:
-        return 2
-    return 0 if t["explained"] else 1
+    for e in doc["incomplete"]:
+        ctx.stderr.write(f"tfhelp: {e['path']}: {e['reason']} (partly read: its findings cover what was read)\n")
+    return triage.exit_status(doc["totals"])
 
 
 def _cpus() -> int:
