@@ -34,42 +34,41 @@ class Region:
         self.counts = counts        # Counter of lines
         self.r0 = r0                # buffer offset of lines[0]
         self.first = first_line     # 0-based log line of lines[0]
-        self._firsts = None
-        self._lasts = None
+        self._groups: list = []
+        self._mapped = None         # per line: 1 + its group's index, or None
         self._rev = None
         self._occ: dict = {}
 
     # -- where a message occurs --------------------------------------------------------------
-    def first_index(self, group: list) -> int:
-        if len(group) == 1:
-            return self.lines.index(group[0][0])
-        if self._firsts is None:
-            n = len(self.lines)
-            self._firsts = dict(zip(reversed(self.lines), range(n - 1, -1, -1)))
-        return min(self._firsts[v] for v, _ in group)
+    # One C pass (``map`` of a dict lookup over the lines) labels every line with its group;
+    # after that, finding a group's first, last or every occurrence is ``list.index`` over small
+    # ints (identity compares in C), with Python work only per occurrence actually visited.
+    def _labels(self) -> list:
+        if self._mapped is None:
+            owner = {v: g + 1 for g, grp in enumerate(self._groups) for v, _ in grp}
+            self._mapped = list(map(owner.get, self.lines))
+        return self._mapped
 
-    def last_index(self, group: list) -> int:
-        if len(group) == 1:
-            if self._rev is None:
-                self._rev = self.lines[::-1]
-            return len(self.lines) - 1 - self._rev.index(group[0][0])
-        if self._lasts is None:
-            self._lasts = dict(zip(self.lines, range(len(self.lines))))
-        return max(self._lasts[v] for v, _ in group)
+    def first_index(self, gid: int) -> int:
+        return self._labels().index(gid + 1)
 
-    def occurrences(self, gid: int, groups: list, wanted: set) -> list:
-        """Indices (into ``lines``) of every occurrence of group ``gid``; one pass over the
-        region computes them for all groups in ``wanted`` at once."""
-        if gid not in self._occ:
-            owner = {v: g for g in wanted for v, _ in groups[g]}
-            out = {g: [] for g in wanted}
-            get = owner.get
-            for i, x in enumerate(self.lines):
-                g = get(x)
-                if g is not None:
-                    out[g].append(i)
-            self._occ.update(out)
-        return self._occ[gid]
+    def last_index(self, gid: int) -> int:
+        if self._rev is None:
+            self._rev = self._labels()[::-1]
+        return len(self.lines) - 1 - self._rev.index(gid + 1)
+
+    def occurrences(self, gid: int) -> list:
+        """Indices (into ``lines``) of every occurrence of group ``gid``, in order."""
+        got = self._occ.get(gid)
+        if got is None:
+            labels, tag, i = self._labels(), gid + 1, -1
+            index = labels.index
+            got = []
+            for _ in range(sum(self.counts[v] for v, _ in self._groups[gid])):
+                i = index(tag, i + 1)
+                got.append(i)
+            self._occ[gid] = got
+        return got
 
     # -- the region ------------------------------------------------------------------------
     def run(self, groups: list) -> None:
@@ -78,6 +77,7 @@ class Region:
         from tfhelp.kb.scan import LINE_CAP, _key, _segment
 
         s = self.s
+        self._groups = groups
         keys, sizes = [], []
         for g in groups:
             v0, off0 = g[0]
@@ -86,7 +86,7 @@ class Region:
         s.stats.candidates += sum(sizes)
         # New messages: the engine once each, at the first occurrence, in line order (the first
         # finding of a rule keeps that occurrence's evidence and line).
-        fresh = sorted((self.first_index(g), i) for i, g in enumerate(groups) if keys[i] not in s._cache)
+        fresh = sorted((self.first_index(i), i) for i in range(len(groups)) if keys[i] not in s._cache)
         for a, i in fresh:
             if keys[i] in s._cache:  # two groups, one key (progress-bar lines): evaluated once
                 continue
@@ -110,13 +110,13 @@ class Region:
                 continue
             if not walk.intersection(gi for gi, _, _ in items):
                 f.count += sum(sizes[gi] for gi, _, _ in items)
-                f.claimed = max(f.claimed, start + max(self.last_index(groups[gi]) for gi, _, _ in items))
+                f.claimed = max(f.claimed, start + max(self.last_index(gi) for gi, _, _ in items))
                 continue
             if len(items) == 1:  # one message: its occurrences are in line order already
                 gi, lo, hi = items[0]
-                occ = [(i, lo, hi) for i in self.occurrences(gi, groups, walk)]
+                occ = [(i, lo, hi) for i in self.occurrences(gi)]
             else:
-                occ = [(i, lo, hi) for gi, lo, hi in items for i in self.occurrences(gi, groups, walk)]
+                occ = [(i, lo, hi) for gi, lo, hi in items for i in self.occurrences(gi)]
                 occ.sort()
             claimed, n = f.claimed - start, 0   # relative to lines[0]
             for i, lo, hi in occ:
@@ -155,7 +155,7 @@ class Region:
                 p <<= 1
             if not (want and rules):
                 continue
-            occ = self.occurrences(gi, groups, {gi})
+            occ = self.occurrences(gi)
             lookup = dict(groups[gi])
             for j in want:
                 a = occ[j]
