@@ -36,9 +36,11 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": 
 _MD_ESCAPE = re.compile(r"\\+(?=[_.*\[\]()#`<>-])")
 # A whitespace/quote-delimited token that contains a backslash.
 _BACKSLASH_TOKEN = re.compile(r"""[^\s'"]*\\[^\s'"]*""")
-# ... which is a Windows path, not markdown: C:\..., ...\site-packages\..., dir\dir\file.py
+# ... which is a Windows path, not markdown: C:\..., ...\site-packages\..., dir\dir\file.py. A file
+# extension only counts where the name ends: in tensorflow\_hub.keras\_layer the ".keras" is a
+# dotted module name followed by another escaped underscore, not a file.
 _WINDOWS_PATH = re.compile(r"[A-Za-z]:\\|^\(?\\\\[A-Za-z0-9]|(?:site|dist)-packages\\|\\(?:Lib|lib|Scripts|AppData|Users)\\|"
-                           r"\\[\w.-]+\.(?:py|pyd|pyc|dll|exe|so|h5|keras|json|txt|csv|log|ipynb)\b", re.I)
+                           r"\\[\w.-]+\.(?:py|pyd|pyc|dll|exe|so|h5|keras|json|txt|csv|log|ipynb)(?![\w\\])", re.I)
 # A short quoted identifier whose only spaces sit next to underscores: '_ is_tf_ 1' -> '_is_tf_1'.
 _QUOTED = re.compile(r"'([A-Za-z0-9_. ]{1,80})'")
 _SPACE_NEXT_TO_UNDERSCORE = re.compile(r"(?<=_) +| +(?=_)")
