@@ -5,29 +5,37 @@ to be invisible:
 
 * Each of the child's output streams goes to a pseudo-terminal when tfhelp's own stream is a
   terminal (so progress bars, colours and line buffering look exactly as they would) and to a
-  plain pipe otherwise.  stdout and stderr stay separate in both cases.
+  plain pipe otherwise.  stdout and stderr stay separate, except when ours are one file or
+  terminal: then the child gets one channel for both, so their interleaving is its own.
+  The child's pty copies our terminal's size (and follows SIGWINCH) and settings, except that
+  output post-processing is off there: our terminal does "\n" -> "\r\n" once, as it would for
+  the child, so the bytes reaching it are the same as in a direct run.
 * stdin is inherited: the child reads tfhelp's stdin directly.
 * The child stays in tfhelp's process group, so a Ctrl-C typed at the terminal reaches it
   exactly as it would without tfhelp.  Signals sent to tfhelp by other processes (``kill``,
   a job scheduler's SIGTERM) are forwarded.  The two are told apart with ``sigtimedwait``'s
   ``si_code``: the kernel marks terminal-generated signals ``SI_KERNEL``; a child that already
   received a signal from the terminal must not get it a second time.
-* Bytes are relayed with ``os.read``/``os.write`` in large blocks; the only per-block Python
-  work is appending the block to a bounded ring of chunks.  Nothing is decoded, split into
-  lines, or inspected while the child runs.
+* Bytes are relayed with ``os.read``/``os.write`` in large blocks, one poll loop for all
+  channels; the only per-block Python work is appending the block to a bounded ring of chunks.
+  Nothing is decoded, split into lines, or inspected while the child runs.  A pty hands out at
+  most 4095 bytes per read and holds only ~16 KiB, so a pty channel is drained in a burst of
+  reads per wake-up and written to our terminal by a thread (a blocking write waits for the
+  terminal inside the kernel while the loop keeps draining the child); see ``benchmarks/
+  bench_run.py`` for what this costs against a direct run.
 * The exit status is the child's; a child killed by signal N gives 128+N, as a shell does.
 
 This module is POSIX-only (pty, termios, sigtimedwait).  On Windows, :func:`run_child` falls
 back to pipes with the same bookkeeping but without pseudo-terminals or signal forwarding.
 
-Why one module of ~540 lines: the pty loop, the bounded output tail and signal forwarding
+Why one module over 500 lines: the relay loop, the bounded output tail and signal forwarding
 share one child's state and timing and are only understandable read together.
 """
 from __future__ import annotations
 
 import errno
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -37,12 +45,20 @@ from dataclasses import dataclass, field
 
 READ_SIZE = 1 << 20            # pipes are grown to 1 MiB (F_SETPIPE_SZ) where allowed
 PIPE_SIZE = 1 << 20
-# After a pipe read that returned data, wait this long before the next select so that a fast
+# After a pipe read that returned data, wait this long before the next poll so that a fast
 # writer's small writes coalesce into one large read (50 000 wake-ups a second become ~500); the
 # grown pipe holds 1 MiB, so the writer doesn't block meanwhile.  Far below what a person can
-# see.  Not for ptys: their ~4 KiB buffer would stall the writer.
+# see.
 COALESCE_S = 0.002
-PTY_BATCH = 64 << 10
+# A pty is different: Linux queues only ~16 KiB for its reader and hands out <= 4095 bytes per
+# read.  So a pty's pause is short (a Python loop printing short lines, ~20 MB/s, fills 10 KiB
+# meanwhile) and follows only a short read: a long one means the child is outrunning us.
+PTY_COALESCE_S = 0.0005
+PTY_COALESCE_BELOW = 8 << 10
+FULL_PTY_READ = 4000           # a read about this long may have left more behind: read again
+PTY_READ_SIZE = 16 << 10       # more than a pty ever hands out; a smaller buffer is cheaper
+PTY_BATCH = 64 << 10           # at most this much per wake-up, then it goes to the terminal
+PTY_BACKLOG = 1 << 20          # bytes waiting for our terminal before the child is held back
 DEFAULT_TAIL_BYTES = 2 << 20   # combined stdout+stderr tail kept for diagnosis
 DEFAULT_STDERR_BYTES = 1 << 20  # stderr kept separately so a traceback survives a stdout flood
 STDERR_HEAD_BYTES = 256 << 10   # and its start: TensorFlow's start-up warnings name root causes
@@ -154,7 +170,8 @@ class RunResult:
 
     def captured_text(self) -> bytes:
         """The bytes to diagnose: the combined tail when it is complete; otherwise the stderr
-        tail (whole tracebacks live there) after the end of stdout."""
+        tail (whole tracebacks live there) after the end of stdout.  Progress-bar redraws are
+        reduced to what the terminal kept (:func:`as_shown`)."""
         if self.combined.dropped == 0:
             data = b"".join(chunk for _, chunk in self.combined.chunks)
         else:
@@ -162,12 +179,32 @@ class RunResult:
             err = self.stderr.bytes_with_head()
             out = out[-(256 << 10):]
             data = out + (b"" if not out or out.endswith(b"\n") else b"\n") + err
+        data = as_shown(data)
         msg = self.shell_message
         if msg:
             if data and not data.endswith(b"\n"):
                 data += b"\n"
             data += msg.encode() + b"\n"
         return data
+
+
+def as_shown(data: bytes) -> bytes:
+    """Each line as the terminal left it: of a line redrawn with carriage returns (a progress
+    bar: Keras redraws after every step, tqdm several times a second) only the last drawing.
+
+    The diagnosis reads what a person would have seen and pasted.  Every redraw as a line of
+    its own made a Keras fit's kept 1.3 MB some 35,000 lines, and the engine's time grows with
+    lines; kept as shown they are one line per epoch.  A message that ends its line (a warning
+    printed in the middle of a bar ends with "\n") is in the last drawing and stays.  The "\r"
+    of a "\r\n" line end stays too."""
+    if b"\r" not in data:
+        return data
+    lines = data.split(b"\n")
+    for i, line in enumerate(lines):
+        cut = line.rfind(b"\r", 0, len(line) - 1)  # a final "\r" is half of "\r\n"
+        if cut >= 0:
+            lines[i] = line[cut + 1:]
+    return b"\n".join(lines)
 
 
 def _signum(name: str):
@@ -185,63 +222,127 @@ def _write_all(fd: int, data) -> None:
 
 
 class _TermWriter:
-    """Writes one pseudo-terminal stream's bytes to our own terminal from a thread.
+    """Writes one pty channel's bytes to our terminal from its own thread.
 
-    A pty holds only ~4 KiB, so relaying child -> our pty -> tfhelp -> the user's terminal in one
-    thread runs the three in lock-step: while tfhelp waits for the terminal to take a block, the
-    child fills its pty and blocks too.  With the write in its own thread (os.write releases the
-    GIL) the reader keeps draining the child's pty meanwhile.  At most WRITER_BACKLOG bytes wait:
-    a terminal that stops reading (Ctrl-S) still stops the child, as it would without tfhelp."""
+    A pty holds only ~16 KiB, so relaying child -> our pty -> tfhelp -> the user's terminal in
+    one thread runs the three in lock-step: while tfhelp waits for the terminal to take a block,
+    the child fills its pty and stops too.  Here the blocking write waits inside the kernel (no
+    Python wake-up per 4 KiB the terminal takes) while the poll loop keeps draining the child.
+    The hand-over is a ``SimpleQueue``; each counter has one writer, so no lock is needed.  The
+    thread must be started after the relayed signals are blocked: it inherits the mask, so a
+    signal sent to tfhelp is never delivered to it."""
 
     def __init__(self, fd: int):
+        import queue
         import threading
 
         self.fd = fd
         self.broken = False
-        self._q: deque = deque()
-        self._pending = 0
-        self._closed = False
-        self._cv = threading.Condition()
+        self.put_bytes = 0    # added to by the poll loop only
+        self.done_bytes = 0   # added to by the thread only
+        self._q = queue.SimpleQueue()
+        self._empty = queue.Empty
         self._t = threading.Thread(target=self._run, name="tfhelp-term-writer", daemon=True)
         self._t.start()
 
+    @property
+    def pending(self) -> int:
+        return self.put_bytes - self.done_bytes
+
     def put(self, data) -> None:
-        with self._cv:
-            while self._pending > WRITER_BACKLOG and not self.broken:
-                self._cv.wait(0.1)
-            if self.broken:
-                return
-            self._q.append(data)
-            self._pending += len(data)
-            self._cv.notify_all()
+        self.put_bytes += len(data)
+        self._q.put(data)
 
     def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._q and not self._closed:
-                    self._cv.wait()
-                if not self._q:
-                    return
-                data = self._q[0] if len(self._q) == 1 else b"".join(self._q)
-                self._q.clear()
-            try:
-                if not self.broken:
-                    _write_all(self.fd, data)
-            except OSError:
+        q, empty = self._q, self._empty
+        last = False
+        while not last:
+            data = q.get()
+            if data is None:
+                return
+            parts = [data]
+            while True:  # everything queued meanwhile goes in the same write
+                try:
+                    more = q.get_nowait()
+                except empty:
+                    break
+                if more is None:
+                    last = True
+                    break
+                parts.append(more)
+            blob = data if len(parts) == 1 else b"".join(parts)
+            if not self.broken:
+                try:
+                    _write_all(self.fd, blob)
+                except OSError:  # the terminal hung up: keep draining the child, drop the bytes
+                    self.broken = True
+            self.done_bytes += len(blob)
+
+    def close(self, give_up=None) -> None:
+        """Write what is left, then stop the thread.  ``give_up()`` is asked every 50 ms while
+        the terminal doesn't take it (stopped with Ctrl-S): True leaves the rest unwritten."""
+        self._q.put(None)
+        while self._t.is_alive():
+            self._t.join(0.05)
+            if self._t.is_alive() and give_up is not None and give_up():
                 self.broken = True
-            with self._cv:
-                self._pending -= len(data)
-                self._cv.notify_all()
-
-    def close(self) -> None:
-        """Write what is left, then stop the thread."""
-        with self._cv:
-            self._closed = True
-            self._cv.notify_all()
-        self._t.join()
+                return
 
 
-WRITER_BACKLOG = 4 << 20
+class _Channel:
+    """One of the child's output channels: where tfhelp reads it and where it goes."""
+
+    __slots__ = ("kind", "src", "out", "is_pty", "writer", "eof", "reading")
+
+    def __init__(self, kind: int, src: int, out: int, is_pty: bool):
+        self.kind, self.src, self.out, self.is_pty = kind, src, out, is_pty
+        self.writer: _TermWriter | None = None
+        self.eof = False
+        self.reading = True  # registered in the poll set
+
+    def read(self):
+        """The bytes waiting in ``src``: b"" at the end of the stream, None when nothing was
+        there after all.  A pty is drained in a burst (up to PTY_BATCH) while its reads come
+        back full, so the terminal gets one large write instead of many small ones."""
+        try:
+            data = os.read(self.src, PTY_READ_SIZE if self.is_pty else READ_SIZE)
+        except BlockingIOError:
+            return None  # spurious readiness on the non-blocking pty master
+        except OSError as exc:
+            if exc.errno != errno.EIO:  # EIO: pty slave closed (child gone)
+                raise
+            return b""
+        if not (self.is_pty and len(data) >= FULL_PTY_READ):
+            return data
+        parts, size = [data], len(data)
+        while size < PTY_BATCH:
+            try:
+                more = os.read(self.src, PTY_READ_SIZE)
+            except OSError:  # EAGAIN: drained; EIO: the next poll reports the end
+                break
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+            if len(more) < FULL_PTY_READ:
+                break  # a short read: nothing more is waiting
+        return b"".join(parts)
+
+    def send(self, data) -> bool:
+        """Pass ``data`` on; False when our reader is gone for good (a pipe's), so the caller
+        stops reading and the child meets the broken pipe itself, as it would without tfhelp."""
+        if self.writer is not None:
+            self.writer.put(data)
+            return True
+        try:
+            _write_all(self.out, data)
+        except BrokenPipeError:
+            return False
+        return True
+
+    @property
+    def backlog(self) -> int:
+        return self.writer.pending if self.writer is not None else 0
 
 
 def _grow_pipe(fd: int) -> None:
@@ -263,13 +364,17 @@ def _copy_winsize(src_fd: int, dst_fd: int) -> None:
 
 
 def _open_pty(our_fd: int):
-    """A pseudo-terminal pair whose slave looks like ``our_fd`` (size) but passes bytes
-    through unchanged (output post-processing off, so "\\n" is not turned into "\\r\\n" twice)."""
+    """A pseudo-terminal pair whose slave looks like ``our_fd`` (its size and settings, so the
+    child behaves as it would there) but passes bytes through unchanged: output
+    post-processing off, so the "\\n" -> "\\r\\n" our own terminal does is not done twice."""
     import pty
     import termios
     master, slave = pty.openpty()
     try:
-        attrs = termios.tcgetattr(slave)
+        try:
+            attrs = termios.tcgetattr(our_fd)
+        except termios.error:  # use_pty=True on a file: the pty's own defaults
+            attrs = termios.tcgetattr(slave)
         attrs[1] &= ~termios.OPOST
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
     except termios.error:
@@ -282,27 +387,17 @@ def exit_status_of(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | None = None,
-              tail_bytes: int = DEFAULT_TAIL_BYTES, stderr_bytes: int = DEFAULT_STDERR_BYTES,
-              env=None, cwd=None) -> RunResult:
-    """Run ``argv``, relaying its output to ``stdout_fd``/``stderr_fd`` unchanged, and return
-    its exit status with a bounded tail of what it printed.
-
-    ``use_pty``: None = per stream, a pty exactly when our own fd is a terminal; False = pipes.
-    Raises FileNotFoundError / PermissionError when the program cannot be started.
-    """
-    posix = os.name == "posix"
-    if not posix:
-        return _run_child_threads(argv, stdout_fd, stderr_fd, tail_bytes, stderr_bytes, env, cwd)
-    streams = []  # (child_fd_kind, our_fd, parent_read_fd, child_write_fd, is_pty)
+def _open_channels(stdout_fd: int, stderr_fd: int, use_pty):
+    """[(channel, child's write end)], one per output channel of the child."""
     # When our stdout and stderr are the same file or terminal (a console, `> log 2>&1`), the
     # child gets one channel for both, so their interleaving is exactly what it would write
     # there itself; two channels read separately could reorder it.
     pairs = ((1, stdout_fd), (2, stderr_fd))
     if _same_file(stdout_fd, stderr_fd):
         pairs = ((2, stdout_fd),)  # kind 2: kept in the stderr tail as well
+    opened = []
     for kind, our_fd in pairs:
-        want_pty = posix and (use_pty if use_pty is not None else _isatty(our_fd))
+        want_pty = use_pty if use_pty is not None else _isatty(our_fd)
         if want_pty:
             try:
                 r, w = _open_pty(our_fd)
@@ -313,10 +408,25 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
         else:
             r, w = os.pipe()
             _grow_pipe(w)
-        streams.append((kind, our_fd, r, w, want_pty))
+        opened.append((_Channel(kind, r, our_fd, want_pty), w))
+    return opened
 
-    signums = [s for s in (_signum(n) for n in FORWARDED) if s is not None] if posix else []
-    can_wait_info = posix and hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
+
+def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | None = None,
+              tail_bytes: int = DEFAULT_TAIL_BYTES, stderr_bytes: int = DEFAULT_STDERR_BYTES,
+              env=None, cwd=None) -> RunResult:
+    """Run ``argv``, relaying its output to ``stdout_fd``/``stderr_fd`` unchanged, and return
+    its exit status with a bounded tail of what it printed.
+
+    ``use_pty``: None = per stream, a pty exactly when our own fd is a terminal; False = pipes.
+    Raises FileNotFoundError / PermissionError when the program cannot be started.
+    """
+    if os.name != "posix":
+        return _run_child_threads(argv, stdout_fd, stderr_fd, tail_bytes, stderr_bytes, env, cwd)
+    opened = _open_channels(stdout_fd, stderr_fd, use_pty)
+    channels = [ch for ch, _ in opened]
+    signums = [s for s in (_signum(n) for n in FORWARDED) if s is not None]
+    can_wait_info = hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
     old_mask = None
     if can_wait_info:
         # Block the signals we relay before the child exists, so none is lost in between; the
@@ -330,143 +440,62 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     start = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            argv, stdin=None, stdout=streams[0][3], stderr=streams[-1][3], env=env, cwd=cwd,
+            argv, stdin=None, stdout=opened[0][1], stderr=opened[-1][1], env=env, cwd=cwd,
             close_fds=True, preexec_fn=_child_setup if old_mask is not None else None)
     except BaseException:
-        for _, _, r, w, _ in streams:
-            os.close(r)
+        for ch, w in opened:
+            os.close(ch.src)
             os.close(w)
         if old_mask is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         raise
-    for _, _, _, w, _ in streams:
+    for _, w in opened:
         os.close(w)
 
     combined = Tail(tail_bytes)
     err_tail = Tail(stderr_bytes, STDERR_HEAD_BYTES)
-    interrupted = False
-    winch_old = None
-    pty_pairs = [(our_fd, r) for _, our_fd, r, _, is_pty in streams if is_pty]
-    if pty_pairs and hasattr(signal, "SIGWINCH"):
-        def _on_winch(_sig, _frame):
-            for our, master in pty_pairs:
-                _copy_winsize(our, master)
-        try:
-            winch_old = signal.signal(signal.SIGWINCH, _on_winch)
-        except ValueError:  # not the main thread
-            winch_old = None
+    state = {"status": None, "interrupted": False}
+    waiting = signums if can_wait_info else None
 
-    writers = {our_fd: _TermWriter(our_fd) for _, our_fd, _, _, is_pty in streams if is_pty}
-    sel = selectors.DefaultSelector()
-    for kind, our_fd, r, _, is_pty in streams:
-        sel.register(r, selectors.EVENT_READ, (kind, our_fd, is_pty))
-    open_fds = {r for _, _, r, _, _ in streams}
-    broken_out = set()
-    status = None
-    exit_deadline = None
-    next_signal_check = 0.0
+    def _interrupted() -> bool:
+        if waiting is not None:
+            state["interrupted"] |= _relay_pending_signals(proc.pid, waiting)
+        return state["interrupted"]
+
+    winch_old = _follow_window_size(channels)
     try:
-        while open_fds:
-            timeout = 0.05 if can_wait_info else 0.2
-            events = sel.select(timeout)
-            got_data = False  # a pipe delivered data (ptys never wait: their buffer is ~4 KB)
-            for key, _ in events:
-                fd = key.fd
-                kind, our_fd, is_pty = key.data
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except BlockingIOError:
-                    continue  # spurious readiness on the non-blocking pty master
-                except OSError as exc:
-                    if exc.errno != errno.EIO:  # EIO: pty slave closed (child gone)
-                        raise
-                    data = b""
-                if data and is_pty:
-                    # A pty hands out <= 4 KB per read and its writer blocks when that is full:
-                    # drain what the child wrote meanwhile (non-blocking) and pass it on in
-                    # one write, so the next stage (a terminal) wakes up far less often.
-                    parts = [data]
-                    size = len(data)
-                    while size < PTY_BATCH:
-                        try:
-                            more = os.read(fd, READ_SIZE)
-                        except (BlockingIOError, OSError):
-                            break  # EAGAIN now, or EIO: the next select reports the end
-                        if not more:
-                            break
-                        parts.append(more)
-                        size += len(more)
-                    if len(parts) > 1:
-                        data = b"".join(parts)
-                if not data:
-                    sel.unregister(fd)
-                    os.close(fd)
-                    open_fds.discard(fd)
-                    continue
-                writer = writers.get(our_fd)
-                if writer is not None:
-                    writer.put(data)
-                elif our_fd not in broken_out:
-                    try:
-                        _write_all(our_fd, data)
-                    except BrokenPipeError:
-                        # Our reader went away (``| head``): stop reading this stream so the
-                        # child meets the broken pipe itself, as it would without tfhelp.
-                        broken_out.add(our_fd)
-                        sel.unregister(fd)
-                        os.close(fd)
-                        open_fds.discard(fd)
-                if not is_pty:
-                    got_data = True
-                combined.append((kind, data), len(data))
-                if kind == 2:
-                    err_tail.append(data, len(data))
-            if can_wait_info:
-                now = time.monotonic()
-                if not events or now >= next_signal_check:  # a syscall: at most every 10 ms
-                    interrupted |= _relay_pending_signals(proc.pid, signums)
-                    next_signal_check = now + 0.01
-            if got_data:
-                time.sleep(COALESCE_S)
-            elif not events:
-                # Idle: a grandchild may hold our pipes open after the child exits; stop
-                # waiting for EOF a little while after the child itself is gone.
-                if status is None:
-                    status = _poll(proc.pid)
-                    if status is not None:
-                        exit_deadline = time.monotonic() + 0.5
-                elif time.monotonic() > exit_deadline:
-                    break
-        if status is None:
-            while status is None:
-                status = _wait(proc.pid, signums if can_wait_info else None)
-                if can_wait_info and status is None:
-                    interrupted |= _relay_pending_signals(proc.pid, signums)
+        for ch in channels:  # after the mask and the fork: see _TermWriter
+            if ch.is_pty:
+                ch.writer = _TermWriter(ch.out)
+        _relay(channels, proc.pid, waiting, combined, err_tail, state)
+        for ch in channels:
+            if ch.writer is not None:
+                ch.writer.close(give_up=_interrupted)
+        while state["status"] is None:
+            state["status"] = _wait(proc.pid, waiting)
+            if state["status"] is None:
+                _interrupted()
     finally:
-        for writer in writers.values():
-            writer.close()
-        for fd in list(open_fds):
-            try:
-                sel.unregister(fd)
-            except (KeyError, ValueError):
-                pass
-            os.close(fd)
-        sel.close()
+        for ch in channels:
+            if ch.writer is not None:
+                ch.writer.close(give_up=lambda: True)
+            if not ch.eof:
+                os.close(ch.src)
         if winch_old is not None:
             signal.signal(signal.SIGWINCH, winch_old)
-        if status is None:  # an exception escaped the loop: don't leave the child behind
+        if state["status"] is None:  # an exception escaped the loop: don't leave the child behind
             try:
                 proc.kill()
             except OSError:
                 pass
-            status = _wait(proc.pid, None)
+            state["status"] = _wait(proc.pid, None)
         if old_mask is not None:
             # Drop relayed signals still pending before unblocking, so they don't hit tfhelp.
             if can_wait_info:
-                interrupted |= _relay_pending_signals(None, signums)
+                state["interrupted"] |= _relay_pending_signals(None, signums)
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
-    returncode, core = status
+    returncode, core = state["status"]
     proc.returncode = returncode  # we reaped it ourselves; keep Popen from trying again
     sig_name = None
     if returncode < 0:
@@ -477,7 +506,94 @@ def run_child(argv, *, stdout_fd: int = 1, stderr_fd: int = 2, use_pty: bool | N
     return RunResult(argv=list(argv), returncode=returncode,
                      exit_status=exit_status_of(returncode), signal_name=sig_name,
                      core_dumped=core, duration=time.perf_counter() - start,
-                     combined=combined, stderr=err_tail, interrupted=interrupted)
+                     combined=combined, stderr=err_tail, interrupted=state["interrupted"])
+
+
+def _follow_window_size(channels):
+    """Resize the child's ptys with our terminal (SIGWINCH); returns the old handler."""
+    pairs = [(ch.out, ch.src) for ch in channels if ch.is_pty]
+    if not pairs or not hasattr(signal, "SIGWINCH"):
+        return None
+
+    def _on_winch(_sig, _frame):
+        for our, master in pairs:
+            _copy_winsize(our, master)
+    try:
+        return signal.signal(signal.SIGWINCH, _on_winch)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _relay(channels, pid: int, signums, combined: Tail, err_tail: Tail, state: dict) -> None:
+    """Copy the child's output until every channel has ended, or the child is gone and a
+    grandchild still holds a channel open.
+
+    A pty channel is polled only while less than PTY_BACKLOG bytes wait for its terminal, so a
+    terminal stopped with Ctrl-S stops the child, as it would without tfhelp."""
+    poller = select.poll()
+    for ch in channels:
+        poller.register(ch.src, select.POLLIN)
+    owner = {ch.src: ch for ch in channels}
+    exit_deadline = None
+    next_signal_check = 0.0
+    idle_ms = 50 if signums is not None else 200
+    while not all(ch.eof for ch in channels):
+        held = any(not ch.reading and not ch.eof for ch in channels)
+        if held and state["interrupted"]:
+            return  # a stopped terminal and a Ctrl-C: nobody wants the rest
+        events = poller.poll(5 if held else idle_ms)  # held back: look at the backlog again soon
+        pause = 0.0
+        for fd, _ in events:
+            ch = owner[fd]
+            data = ch.read()
+            if data is None:
+                continue
+            if not data:
+                _stop_reading(ch, poller)
+                continue
+            n = len(data)
+            combined.append((ch.kind, data), n)
+            if ch.kind == 2:
+                err_tail.append(data, n)
+            if not ch.send(data):
+                _stop_reading(ch, poller)
+            # Let a fast writer's small writes pile up before the next read (see COALESCE_S).
+            if not ch.is_pty:
+                pause = COALESCE_S
+            elif n < PTY_COALESCE_BELOW:
+                pause = max(pause, PTY_COALESCE_S)
+        for ch in channels:
+            want = not ch.eof and ch.backlog < PTY_BACKLOG
+            if want != ch.reading:
+                if want:
+                    poller.register(ch.src, select.POLLIN)
+                else:
+                    poller.unregister(ch.src)
+                ch.reading = want
+        if signums is not None:
+            now = time.monotonic()
+            if not events or now >= next_signal_check:  # a syscall: at most every 10 ms
+                state["interrupted"] |= _relay_pending_signals(pid, signums)
+                next_signal_check = now + 0.01
+        if pause:
+            time.sleep(pause)
+        elif not events and not held:
+            # Idle: a grandchild may hold our channels open after the child exits; stop
+            # waiting for their end a little while after the child itself is gone.
+            if state["status"] is None:
+                state["status"] = _poll(pid)
+                if state["status"] is not None:
+                    exit_deadline = time.monotonic() + 0.5
+            elif time.monotonic() > exit_deadline:
+                return
+
+
+def _stop_reading(ch: _Channel, poller) -> None:
+    if ch.reading:
+        poller.unregister(ch.src)
+        ch.reading = False
+    os.close(ch.src)
+    ch.eof = True
 
 
 def _run_child_threads(argv, stdout_fd, stderr_fd, tail_bytes, stderr_bytes, env, cwd) -> RunResult:
