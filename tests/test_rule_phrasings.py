@@ -1,12 +1,11 @@
 """Rules in the Keras / Python-side folders answer the copies people really paste, not only the
 exact text a rule was written from.
 
-Each rule's one-line match examples are damaged the ways web pages and issue titles damage them -
-markdown-escaped underscores, smart quotes, a "> " quote marker, a code fence around it, the
-exception class left off (the message alone as an issue title) - and the rule must still be
-diagnosed. A rule whose pattern depends on the undamaged spelling fails here with the variant that
-broke it. (A line wrapped in the middle is covered by each rule's own wrapped example; a general
-unwrap would belong to the engine, see the report on issue 11.)
+Each rule's one-line match examples are damaged the ways web pages, terminals and issue titles
+damage them - markdown-escaped underscores, smart quotes, a "> " quote marker, a code fence around
+it, the exception class left off (the message alone as an issue title), the line broken in the
+middle by a terminal's width - and the rule must still be diagnosed. A rule whose pattern (or
+prefilter anchor) depends on the undamaged spelling fails here with the variant that broke it.
 """
 import re
 
@@ -30,6 +29,9 @@ def _damaged(line: str) -> dict:
         out["escaped_underscores"] = line.replace("_", "\\_")
     if "'" in line:
         out["smart_quotes"] = re.sub(r"'([^']*)'", "\u2018\\1\u2019", line)
+    words = line.split(" ")
+    if len(words) > 6:  # wrapped at the middle space, as a terminal or a narrow web column does
+        out["wrapped"] = " ".join(words[:len(words) // 2]) + "\n" + " ".join(words[len(words) // 2:])
     bare = EXCEPTION_PREFIX.sub("", line)
     if bare != line and len(bare) > 20:
         out["without_exception_class"] = bare
