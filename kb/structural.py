@@ -581,7 +581,10 @@ def _describe(row: dict, fact: Fact) -> tuple:
         category = "import" if fact.kind in ("no-module", "cannot-import") else "api-change"
     else:
         first, before = row["added_in"], row.get("last_version_without_it")
-        title = f"{name} needs {pkg} {_minor(first) or first} or newer"
+        if before and _adjacent_minors(before, first):
+            title = f"{name} needs {pkg} {_minor(first) or first} or newer"
+        else:  # examined releases leave a gap: name only what is known (newer than the last without it)
+            title = f"{name} needs {pkg} newer than {_minor(before) or before or '?'}"
         cause = (f"The {what} {name} first appears in {pkg} {first} among the examined releases ({before} "
                  f"does not have it). The installed {pkg} is older than the code expects. From {SYMBOLS_DOC}.")
         if row.get("fix"):
@@ -590,6 +593,14 @@ def _describe(row: dict, fact: Fact) -> tuple:
         rid = "symbols-package-too-old"
         category = "import" if fact.kind in ("no-module", "cannot-import") else "api-change"
     return rid, title, category, summary, cause
+
+
+def _adjacent_minors(a: str, b: str) -> bool:
+    """1.23 -> 1.24, 2.15 -> 2.16, 2.x -> 3.0: no unexamined minor release between them."""
+    va, vb = _vt(a), _vt(b)
+    if len(va) < 2 or len(vb) < 2:
+        return False
+    return (va[0] == vb[0] and vb[1] - va[1] <= 1) or (vb[0] == va[0] + 1 and vb[1] == 0)
 
 
 def _is_private(dotted: str) -> bool:
@@ -650,7 +661,7 @@ def _symbol_diagnosis(fact: Fact, row: dict, env) -> tuple:
         fixes.append(code)
     fixes.extend(_pin_fixes(row, env))
     if "removed_in" not in row and row.get("fix"):
-        fixes.append(_fix("Change the code", [{"action": "manual", "text": row["fix"],
+        fixes.append(_fix("Make the installed releases fit the code", [{"action": "manual", "text": row["fix"],
                                                "link": row.get("curated")}]))
     if not fixes:
         fixes.append(_fix("Change the code for the installed release", [{

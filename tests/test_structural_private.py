@@ -98,3 +98,15 @@ def test_removed_private_modules_are_answered_by_the_table(bare, text, title_par
     d = top(bare.diagnose(text))
     assert d.id == "symbols-removed-module"
     assert title_part in d.rule.title, d.rule.title
+
+
+def test_too_old_private_name_titles_the_gap_and_gives_the_curated_advice(bare):
+    # https://github.com/qqwweee/keras-yolo3/issues/763: standalone keras 2.6+ beside an older TF
+    d = top(bare.diagnose("AttributeError: module 'tensorflow.python.eager.context' has no attribute 'get_config'"))
+    assert d.id == "symbols-package-too-old"
+    # examined wheels jump from 2.4.4 to 2.9.3: the title names only what is known
+    assert d.rule.title.endswith("needs TensorFlow newer than 2.4"), d.rule.title
+    assert "keras==2.X.*" in json.dumps(d.fixes)
+    # adjacent examined releases still read "X or newer"
+    d = top(bare.diagnose("ImportError: cannot import name 'builder' from 'google.protobuf.internal'"))
+    assert d.rule.title.endswith("needs protobuf 3.20 or newer"), d.rule.title
