@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 
 from tfhelp import __version__
@@ -57,12 +56,22 @@ class UsageError(Exception):
     """Bad arguments or unreadable input: message for the user, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would sys.exit(2) itself; keep control of the streams
-        raise UsageError(f"{self.prog}: {message}")
+def _parser_class():
+    """argparse.ArgumentParser whose errors raise UsageError (argparse would sys.exit(2) itself;
+    this keeps control of the streams). Made on first use: argparse is imported only when a
+    parser is built (see :func:`parse_args`)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise UsageError(f"{self.prog}: {message}")
+
+    return _Parser
 
 
-def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def _common(parser, suppress: bool) -> None:
+    import argparse
+
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     g = parser.add_argument_group("common options")
     g.add_argument("--python", metavar="PATH", default=d(None),
@@ -75,7 +84,28 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--width", type=int, default=d(None), help="output width in columns")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def no_arguments():
+    """The parsed arguments of a bare ``tfhelp`` (what ``build_parser(False).parse_args([])``
+    gives), without building a parser: argparse's import, its help formatter's ``shutil``
+    (and with it bz2 / lzma) and a dozen ``add_argument`` calls are about a tenth of
+    ``tfhelp < err.txt``'s start-up budget. tests/test_startup_imports.py checks that the two agree."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(from_log=None, allow_special=False, max_bytes=None, probe=False, verbose=False,
+                           all=False, python=None, rules=[], no_user_rules=False, json=False, no_color=False,
+                           width=None, command=None)
+
+
+def needs_commands(argv) -> bool:
+    """Does parsing ``argv`` need the subcommand parsers? Only when a word could name a command
+    (anything not an option, ``-`` included) or help is asked for. ``tfhelp < err.txt`` (no
+    arguments, the commonest start) then skips importing and registering the command modules,
+    which is part of the start-up budget (docs/ARCHITECTURE.md); the rest parse exactly as before."""
+    return any(a in ("-h", "--help", "-") or not a.startswith("-") for a in argv)
+
+
+def build_parser(with_commands: bool = True):
+    _Parser = _parser_class()
     p = _Parser(prog="tfhelp", description="Diagnose broken TensorFlow / Keras / CUDA / cuDNN / NumPy setups, "
                 "offline. Paste a traceback, pipe a file, scan a log or wrap a script.",
                 epilog=EXIT_STATUS_HELP)
@@ -88,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="show all evidence, causes and references")
     p.add_argument("--all", action="store_true", help="show every diagnosis and every fix alternative")
     _common(p, suppress=False)
+    if not with_commands:
+        p.set_defaults(command=None)      # what the subparsers give when no command is named
+        return p
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         mod = importlib.import_module(f"tfhelp.assistant.frontends.commands.{name}")
@@ -97,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         _common(sp, suppress=True)
         sp.set_defaults(_module=mod)
     return p
+
+
+def parse_args(argv: list):
+    """``argv`` parsed; a bare ``tfhelp`` needs no parser at all, and one without a command word
+    needs no subcommand parsers (see :func:`no_arguments`, :func:`needs_commands`)."""
+    if not argv:
+        return no_arguments()
+    return build_parser(with_commands=needs_commands(argv)).parse_args(argv)
 
 
 def _apply_context(args, ctx) -> None:
@@ -112,9 +153,8 @@ def _apply_context(args, ctx) -> None:
 
 
 def main(argv: list, ctx) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_args(argv)
     except UsageError as exc:
         ctx.stderr.write(f"{exc}\nTry 'tfhelp --help'.\n")
         return EXIT_USAGE

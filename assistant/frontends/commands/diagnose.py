@@ -1,7 +1,6 @@
 """``tfhelp diagnose FILE`` (and ``tfhelp < FILE``): diagnose one pasted error or short log."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -18,6 +17,8 @@ MAX_PASTE = 8 * 1024 * 1024
 
 
 def register(parser) -> None:
+    import argparse
+
     parser.add_argument("file", nargs="?", default="-", help="file with the error text; - reads stdin (default)")
     # SUPPRESS: `tfhelp --probe diagnose FILE` must keep the top-level flag (a subparser default
     # would overwrite it with False)
