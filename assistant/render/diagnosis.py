@@ -115,8 +115,14 @@ def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: boo
     icon, style = SEVERITY_STYLE.get(r.severity, ("?", ""))
     head = Text()
     head.append(f"{icon} {r.severity.upper()} ", style=style)
+    resembles = getattr(d, "matched_by", "") == "resemblance"  # kb/resemble.py: no pattern fired
+    if resembles:
+        head.append("looks like ", style="bold")
     head.append(safe(r.title), style="bold")
     meta = Text(f"{r.id} · score {d.score}", style="dim")
+    if resembles:
+        meta.append(f" · matched by resemblance to a known report, not by the rule's own pattern "
+                    f"(similarity {d.similarity:.0f}%)", style="yellow")
     if d.confirmed is True:
         meta.append(" · confirmed by environment", style="green")
     if d.symptom:
@@ -124,6 +130,8 @@ def _diagnosis(d, python: str, platform: Optional[str], index: int, verbose: boo
     if d.count > 1:
         meta.append(f" · seen {d.count}x, first at line {d.first_line}", style="dim")
     body = [head, meta, Text(prose(r.summary))]
+    if resembles and d.example:
+        body.append(Text("Resembles: " + safe(d.example[:300]), style="dim"))
     if r.severity == "harmless":
         body.append(Text("This message is harmless: your program is not broken by it.", style="green"))
     if d.evidence:
