@@ -13,7 +13,7 @@ table is loaded lazily, the first time a fact names a package it covers (start-u
 A diagnosis is a synthetic :class:`~tfhelp.kb.model.Rule` with ``origin == "symbol-table"`` and
 tag ``symbol-table``, so it renders and serialises like any other.
 
-Why one module of ~740 lines: the fact parsers and the symbol-table lookup are one pipeline
+Why one module of ~800 lines: the fact parsers and the symbol-table lookup are one pipeline
 over the same fact types; each parser is a short function.
 """
 from __future__ import annotations

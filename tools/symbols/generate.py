@@ -17,6 +17,9 @@ the newest examined version (``removed``) or from the oldest ones (``added``, ke
 module. Replacements: the same name elsewhere in the newest public API (or, for a module, the
 newest module holding most of its names), else the curated file ``overrides.yaml``.
 
+Why one file of ~800 lines: it is a stand-alone script run by hand, outside the installed
+package, and its three stages (read wheels, diff versions, apply curation) share one data shape.
+
 Usage (network once, then the wheel cache)::
 
     python tools/symbols/generate.py --download     # pip download --no-deps into ~/.cache/tfhelp-wheels
