@@ -42,6 +42,8 @@ from tfhelp.kb.report import Diagnosis, Evidence
 
 #: Lowest similarity (0-100, after masking) that may answer.
 MIN_SIMILARITY = 84
+#: An example found inside a longer input line must be nearly verbatim there.
+EMBEDDED = 92
 #: With a single library name as the only shared token, only a long near-verbatim line may answer.
 VERBATIM = 95
 VERBATIM_CHARS = 40
@@ -135,12 +137,13 @@ def _norm(low: str) -> str:
 
 
 def analyse(message: str) -> tuple:
-    """(shape, specific, libraries, has_version) of one message.
+    """(shape, specific, libraries, has_version, soft) of one message.
 
     shape: the comparable form (quotes unified, times / hex / paths folded, numbers masked,
     lowercased). specific: names that say *which* thing failed (quoted identifiers, dotted /
     underscored / digit-bearing / CamelCase / upper-case symbols); libraries: :data:`LIBRARIES`;
-    has_version: a version-like token occurs. Generic words are neither."""
+    has_version: a version-like token occurs; soft: package and native-library names read from
+    paths (site-packages/<pkg>, lib*.so), which the path folding hides. Generic words are none."""
     raw = message.translate(_QUOTE_CHARS)
     extra = []  # what a path says before it is folded: the package it ran in, a native library's name
     if "-packages" in raw:
@@ -175,18 +178,18 @@ def analyse(message: str) -> tuple:
     for q in quoted:  # a quoted library name is the symbol in question (has no attribute 'tf')
         if not _VERSION.fullmatch(q):
             specific.append(_norm(q.lower()))
+    soft = []  # named only inside a path: supports a match, never vetoes one (libc.so.6 vs libm.so.6)
     for q in extra:
         low = q.lower()
-        if low in LIBRARIES:
-            libs.append(low)
-        else:
-            specific.append(_norm(low))
-    return sh, tuple(dict.fromkeys(specific)), tuple(dict.fromkeys(libs)), has_version
+        if low not in LIBRARIES:
+            soft.append(_norm(low))
+    specific = tuple(dict.fromkeys(specific))
+    return sh, specific, tuple(dict.fromkeys(libs)), has_version, tuple(t for t in dict.fromkeys(soft) if t not in specific)
 
 
 def tokens(message: str) -> tuple:
     """(specific, libraries, has_version) of a message (see :func:`analyse`)."""
-    return analyse(message)[1:]
+    return analyse(message)[1:4]
 
 
 def _parts(tok: str) -> set:
@@ -366,10 +369,14 @@ def salient(doc, limit: int = MAX_QUERY_LINES) -> list:
         if line[:6] in ("ERROR:", "error:") and _PIP_ERROR.match(line):
             picked.add(i)
     if not picked:
-        content = [i for i, ln in enumerate(doc.lines) if ln.strip() and i not in set(p.frame_lines)
-                   and not ln.strip().startswith("Traceback (most recent")]
-        if len(content) <= SHORT_INPUT:
-            picked.update(content)
+        frames = set(p.frame_lines)
+        content = []
+        for i, ln in enumerate(doc.lines):
+            if ln.strip() and i not in frames and not ln.strip().startswith("Traceback (most recent"):
+                content.append(i)
+                if len(content) > SHORT_INPUT:
+                    return []  # a longer text with no error line: nothing to compare
+        picked.update(content)
     return sorted(picked)[-limit:]
 
 
@@ -424,10 +431,11 @@ def build_index(ruleset) -> Index:
                 if not text:
                     continue
                 for line in _example_lines(text):
-                    sh, spec, libs, ver = analyse(message_of(line))
+                    sh, spec, libs, ver, soft = analyse(message_of(line))
                     if len(sh) < 8 or (ri, negative, sh) in seen:
                         continue
                     seen.add((ri, negative, sh))
+                    spec = spec + soft  # the example side: path names may support an input's tokens
                     parts = frozenset(p for t in spec for p in _parts(t))
                     _add(idx, Entry(ri, negative, xi, line.strip(), sh, frozenset(spec), frozenset(libs), ver, parts))
     return idx
@@ -447,7 +455,9 @@ def similarity(query: str, example: str) -> tuple:
         if al is not None and al.score > best:
             best, span = al.score, (al.dest_start, al.dest_end)
     elif len(example) < len(query) and len(example) >= MIN_PARTIAL and len(example) * 10 >= len(query) * 3:
-        best = max(best, fuzz.partial_ratio(example, query))
+        # the example inside a longer input line (an issue title around it): only near-verbatim
+        p = fuzz.partial_ratio(example, query, score_cutoff=EMBEDDED)
+        best = max(best, p)
     return best, span
 
 
@@ -473,7 +483,7 @@ def _key(m, e: Entry) -> Optional[tuple]:
         hit = mo.group(0) if mo else None
     if not hit:
         return None
-    sub, spec, _libs, _ver = analyse(message_of(hit))
+    sub, spec, _libs, _ver, _soft = analyse(message_of(hit))
     if len(sub) < 3:
         return None
     pos = e.shape.find(sub)
@@ -505,14 +515,14 @@ def covers(spec: tuple, last_token: str, span: Optional[tuple], keys: tuple, sha
     return all(held(k) for k in all_keys) and (not any_keys or any(held(k) for k in any_keys))
 
 
-def _agrees(spec: tuple, libs: tuple, has_version: bool, e: Entry, last_token: str) -> tuple:
+def _agrees(spec: tuple, libs: tuple, has_version: bool, e: Entry, last_token: str, soft: tuple = ()) -> tuple:
     """(level, shared specific tokens). Level 2: every distinctive token of the input occurs in the
     example (dotted names by their parts; the input's last token may be a cut-off prefix, which then
     only doesn't contradict), a version only beside a version, and they share a whole specific token
     (then the input may name libraries the example does not) or two library names. 1: only one
     library name is shared (enough only for a long near-verbatim line: :data:`VERBATIM`). 0: they
-    disagree."""
-    shared = set()
+    disagree. ``soft`` tokens (read from paths) count when the example has them, never against."""
+    shared = {t for t in soft if t in e.specific}
     for t in spec:
         if t == last_token:  # the line may end inside it: it must fit, but proves nothing
             if t in e.specific or (len(t) >= 3 and any(s.startswith(t) for s in e.specific | e.parts)):
@@ -558,20 +568,20 @@ def best_match(lines: list, ruleset, query: list, idx: Optional[Index] = None,
     per_rule: dict = {}
     for li in query:
         msg = message_of(lines[li])
-        sh, spec, libs, ver = analyse(msg)
+        sh, spec, libs, ver, soft = analyse(msg)
         if len(sh) < 8:
             continue
-        if not spec and not libs:
+        if not spec and not libs and not soft:
             continue  # nothing distinctive: a user's own error ("Shapes (None, 1) and ... incompatible")
         last = _last_token(msg)
         cand = set()
-        for t in spec + libs:
+        for t in spec + libs + soft:
             cand.update(idx.by_token.get(t, ()))
             for p in _parts(t):
                 cand.update(idx.by_token.get(p, ()))
         for eid in cand - exclude if exclude else cand:
             e = idx.entries[eid]
-            agree, shared = _agrees(spec, libs, ver, e, last)
+            agree, shared = _agrees(spec, libs, ver, e, last, soft)
             if not agree:
                 continue
             sim, span = similarity(sh, e.shape)
@@ -581,7 +591,7 @@ def best_match(lines: list, ruleset, query: list, idx: Optional[Index] = None,
                 continue
             if not self_sufficient(idx, ruleset, eid):
                 continue
-            if not covers(spec, last, span, _keys(idx, ruleset, eid)):
+            if not covers(spec + soft, last, span, _keys(idx, ruleset, eid)):
                 continue
             prev = per_rule.get(e.rule)
             if prev is None or sim > prev[0]:
