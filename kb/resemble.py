@@ -28,17 +28,20 @@ adds it after :func:`tfhelp.kb.crash.attach`). Its JSON says ``"matched_by": "re
 with the similarity and the example it resembled.
 
 The index is built once per rule set, on first use (only an input nothing else explained pays
-for it), and dropped with the rule set.
+for it), cached on disk, and dropped with the rule set. Three modules: masking and tokens
+(:mod:`tfhelp.kb.resemble_text`), the index and its cache (:mod:`tfhelp.kb.resemble_index`),
+and here the comparison and the answer; :mod:`tfhelp.kb.resemble_eval` measures it.
 """
 from __future__ import annotations
 
-import re
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
-from tfhelp.kb.normalize import fold
 from tfhelp.kb.report import Diagnosis, Evidence
+from tfhelp.kb.resemble_index import (_CACHE, Entry, Index, _cached_index, _keys, build_index,  # noqa: F401
+                                      cache_key, index_for, salient, self_sufficient)
+from tfhelp.kb.resemble_text import (_EXC_PREFIX, LIBRARIES, _last_token, _parts, analyse,  # noqa: F401
+                                     message_of, shape, tokens)
 
 #: Lowest similarity (0-100, after masking) that may answer.
 MIN_SIMILARITY = 84
@@ -56,396 +59,18 @@ MARGIN = 4
 #: Diagnosis score = similarity * SCORE_FACTOR, capped below every real match (engine.MIN_SCORE 60).
 SCORE_FACTOR = 0.55
 SCORE_CAP = 55
-#: Salient lines looked at per input (the last ones: the end of a paste is what failed).
-MAX_QUERY_LINES = 6
-#: Characters of a line compared (fragments are short; long lines are dominated by their head).
-MAX_CHARS = 300
 #: Shortest masked text that may be compared by partial alignment (a fragment of a longer example).
 MIN_PARTIAL = 16
-#: A short input with no exception / log / pip line: its lines are the query (an issue title).
-SHORT_INPUT = 4
 
 LABEL = "looks like {title}; matched by resemblance to a known report, not by the rule's own pattern"
-
-_EXC_PREFIX = re.compile(r"^(?:E\s+)?(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning|Failure|Exit)\s*:\s*")
-_REPLY_MARK = re.compile(r"^(?:[>|*\-]\s*)+")  # quoted replies and list items around a pasted line
-_LOG_SEVERITY = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?: )?(?P<sev>[EF])(?:\d{4} |\s)")
-_PIP_ERROR = re.compile(r"^(?:ERROR|error): ")
-_QUOTE_CHARS = str.maketrans({'"': "'", "`": "'"})
-_QUOTED = re.compile(r"'([^'\n]{1,120})'")
-_IDENT_QUOTED = re.compile(r"^[A-Za-z_][\w.\-]*$")
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*[A-Za-z0-9_]|[A-Za-z_]")
-_VERSION = re.compile(r"(?<![\w.])(?:v?\d+\.\d+(?:\.\d+)*|v\d+)(?![\w.])")
-_PATH_PKG = re.compile(r"(?:site|dist)-packages[\\/]+([A-Za-z_]\w*)")
-_LIB_FILE = re.compile(r"([A-Za-z_][\w+-]*\.(?:so(?:\.\d+)*|dll|dylib|pyd))(?![\w.])")
-_TRAILING_QUOTE = re.compile(r"'([A-Za-z_][\w.]*)\s*$")
-_MANGLED = re.compile(r"\b_Z[A-Za-z0-9_]{6,}")
-_NUMBER = re.compile(r"\d+")
-_ASSIGNED = re.compile(r"(?<=[A-Za-z_]=)[^\s,;)\]'<>=]+")  # filepath=my_model: the user's value
-_SPACES = re.compile(r"\s+")
-_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
-
-#: Exception class names say how it failed, not what: never distinctive.
-_CLASS_ENDINGS = ("error", "exception", "warning")
-#: Library and runtime names: distinctive in prose, but shared by many rules (see _agrees).
-LIBRARIES = frozenset({
-    "tensorflow", "tf", "keras", "numpy", "np", "protobuf", "cuda", "cudnn", "cublas", "cufft", "curand",
-    "cusolver", "cusparse", "nccl", "nvcc", "ptxas", "nvidia", "h5py", "jax", "jaxlib", "tensorrt", "libdevice",
-    "metal", "rocm", "onednn", "mkl", "xla", "absl", "grpc", "scipy", "conda", "wsl", "glibc", "glibcxx",
-    "cpython", "msvc", "tflite", "tpu", "gpu", "avx", "avx2", "hdf5"})
-#: Upper-case or CamelCase words that carry no information in an error message.
-STOPWORDS = frozenset({
-    "error", "warning", "info", "fatal", "note", "not", "and", "the", "for", "none", "nonetype", "true", "false",
-    "traceback", "valueerror", "typeerror", "importerror", "attributeerror", "runtimeerror", "oserror",
-    "keyerror", "indexerror", "nameerror", "invalidargumenterror", "internalerror", "unknownerror",
-    "failedpreconditionerror", "notfounderror", "http", "https", "www", "com", "org", "github", "issue",
-    "see", "use", "please", "file", "line", "module", "attribute", "object", "name", "import", "python"})
-
-
-# -- masking and tokens ------------------------------------------------------------------------
-def message_of(line: str) -> str:
-    """The part of a line that carries the failure: no exception class, log prefix or pip tag."""
-    s = _REPLY_MARK.sub("", line.strip())
-    m = _EXC_PREFIX.match(s)
-    if m:
-        s = s[m.end():]
-    elif _PIP_ERROR.match(s):
-        s = s.split(":", 1)[1]
-    elif "] " in s[:160] and _LOG_SEVERITY.match(s):
-        s = s.split("] ", 1)[1]
-    return s.strip()[:MAX_CHARS]
-
-
-def shape(message: str) -> str:
-    """The comparable form: quotes unified, times / hex / paths folded, numbers masked, lowercased."""
-    return analyse(message)[0]
-
-
-def _specific(word: str, low: str) -> bool:
-    if low in STOPWORDS or len(word) < 2 or low.endswith(_CLASS_ENDINGS):
-        return False
-    if "_" in word or "." in word or "-" in word or not word.isalpha():
-        return True  # np_utils, keras.utils, c-api, cudart64, _pywrap_tensorflow_internal
-    if len(word) >= 3 and word.isupper():
-        return True  # CUDNN, AVX
-    return bool(_CAMEL.search(word))  # KerasTensor
-
-
-def _norm(low: str) -> str:
-    low = low.strip(".-")
-    return _NUMBER.sub("#", low) if not low.isalpha() else low
-
-
-def analyse(message: str) -> tuple:
-    """(shape, specific, libraries, has_version, soft) of one message.
-
-    shape: the comparable form (quotes unified, times / hex / paths folded, numbers masked,
-    lowercased). specific: names that say *which* thing failed (quoted identifiers, dotted /
-    underscored / digit-bearing / CamelCase / upper-case symbols); libraries: :data:`LIBRARIES`;
-    has_version: a version-like token occurs; soft: package and native-library names read from
-    paths (site-packages/<pkg>, lib*.so), which the path folding hides. Generic words are none."""
-    raw = message.translate(_QUOTE_CHARS)
-    extra = []  # what a path says before it is folded: the package it ran in, a native library's name
-    if "-packages" in raw:
-        extra += [m.group(1) for m in _PATH_PKG.finditer(raw)]
-    if ".so" in raw or ".dll" in raw or ".dylib" in raw or ".pyd" in raw:
-        extra += [m.group(1) for m in _LIB_FILE.finditer(raw)]
-    s = fold(raw)
-    if "_Z" in s:
-        s = _MANGLED.sub("<symbol>", s)  # the C++ symbol differs per build; the message does not
-    if "=" in s:
-        s = _ASSIGNED.sub("<value>", s)
-    sh = _SPACES.sub(" ", _NUMBER.sub("#", s)).strip().lower()
-    specific, libs = [], []
-    quoted = set()
-    if "'" in s:
-        for m in _QUOTED.finditer(s):
-            inner = m.group(1).strip()
-            if _IDENT_QUOTED.match(inner) and not inner.lower().endswith(_CLASS_ENDINGS):
-                quoted.add(inner)  # a quoted name is a symbol even when it is a word ('object')
-        m = _TRAILING_QUOTE.search(s)
-        if m and s.count("'") % 2:
-            quoted.add(m.group(1))  # cut off inside a quoted name: cannot import name 'Merge
-    has_version = bool(_VERSION.search(s))
-    for w in _TOKEN.findall(_VERSION.sub(" ", s) if has_version else s):
-        low = w.lower()
-        if w in quoted:
-            continue  # added below
-        if low in LIBRARIES:
-            libs.append(low)
-        elif _specific(w, low):
-            specific.append(_norm(low))
-    for q in quoted:  # a quoted library name is the symbol in question (has no attribute 'tf')
-        if not _VERSION.fullmatch(q):
-            specific.append(_norm(q.lower()))
-    soft = []  # named only inside a path: supports a match, never vetoes one (libc.so.6 vs libm.so.6)
-    for q in extra:
-        low = q.lower()
-        if low not in LIBRARIES:
-            soft.append(_norm(low))
-    specific = tuple(dict.fromkeys(specific))
-    return sh, specific, tuple(dict.fromkeys(libs)), has_version, tuple(t for t in dict.fromkeys(soft) if t not in specific)
-
-
-def tokens(message: str) -> tuple:
-    """(specific, libraries, has_version) of a message (see :func:`analyse`)."""
-    return analyse(message)[1:4]
-
-
-def _parts(tok: str) -> set:
-    return {p for p in re.split(r"[.\-]", tok) if p}
-
-
-# -- the index ---------------------------------------------------------------------------------
-@dataclass
-class Entry:
-    rule: int          # index into ruleset.rules
-    negative: bool     # from examples.no_match
-    example: int       # index of the example in its list (leave-one-out evaluation)
-    text: str          # the example line as written
-    shape: str
-    specific: frozenset
-    libs: frozenset
-    has_version: bool
-    parts: frozenset   # components of the dotted specific tokens (keras.engine -> keras, engine)
-
-
-class _Entries:
-    """The index's entries, made into :class:`Entry` objects only when a query looks at them: a
-    cached index loads as plain lists (rows), so an input that resembles nothing costs no objects."""
-
-    def __init__(self, rows: Optional[list] = None):
-        self.rows = rows if rows is not None else []
-        self._made: dict = {}
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self.rows)))
-
-    def __getitem__(self, eid: int) -> Entry:
-        e = self._made.get(eid)
-        if e is None:
-            e = self.rows[eid]
-            if not isinstance(e, Entry):
-                rule, negative, example, text, sh, spec, libs, ver = e
-                e = Entry(rule, bool(negative), example, text, sh, frozenset(spec), frozenset(libs), bool(ver),
-                          frozenset(p for t in spec for p in _parts(t)))
-            self._made[eid] = e
-        return e
-
-    def append(self, e: Entry) -> None:
-        self._made[len(self.rows)] = e
-        self.rows.append(e)
-
-
-@dataclass
-class Index:
-    entries: _Entries = field(default_factory=_Entries)
-    by_token: dict = field(default_factory=dict)     # token -> [entry ids] (positive entries only)
-    negatives: dict = field(default_factory=dict)    # rule index -> [entry ids]
-    token_rules: dict = field(default_factory=dict)  # token -> [rule indices] whose examples (either list) hold it
-    sufficient: dict = field(default_factory=dict)   # entry id -> its rule fires on it alone
-    keys: dict = field(default_factory=dict)         # entry id -> key_spans()
-
-    def unique_to(self, token: str, rule: int) -> bool:
-        """Only this rule's examples hold ``token`` (np_utils): the token says which rule it is."""
-        rules = self.token_rules.get(token)
-        return rules is not None and len(rules) == 1 and rules[0] == rule
-
-
-_CACHE: dict = {}
-
-
-def index_for(ruleset) -> Index:
-    """The ruleset's index: built (or read from the on-disk cache) on first use, dropped when the
-    rule set is."""
-    key = id(ruleset)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is ruleset:
-        return hit[1]
-    idx = _cached_index(ruleset)
-    try:
-        ref = weakref.ref(ruleset)
-        weakref.finalize(ruleset, _CACHE.pop, key, None)
-    except TypeError:  # not weak-referenceable: rebuild each time rather than leak
-        return idx
-    _CACHE[key] = (ref, idx)
-    return idx
-
-
-#: Bump when the index's content or layout changes.
-CACHE_FORMAT = 1
-
-
-def cache_key(ruleset) -> str:
-    """SHA-256 of what the index is made of: tfhelp's version, this module's format, and every
-    rule's id (in order) and inline example texts."""
-    import hashlib
-
-    from tfhelp import __version__
-
-    h = hashlib.sha256(f"{__version__}/resemble/{CACHE_FORMAT}".encode())
-    for rule in ruleset.rules:
-        h.update(b"\1" + rule.id.encode())
-        for tag, items in ((b"\2", rule.examples_match), (b"\3", rule.examples_no_match)):
-            for ex in items:
-                text = ex.get("text") or ""
-                h.update(tag + str(len(text)).encode() + b":" + text.encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
-
-
-def _cached_index(ruleset) -> Index:
-    """The index from ``$TFHELP_CACHE_DIR/resemble-<key>.json`` when that file is ours and names the
-    key (kb/cachefile.py: owner and permission checks); otherwise built and written there. The
-    file is plain JSON data; a bad one is a miss."""
-    import json
-    import os
-
-    if os.environ.get("TFHELP_NO_CACHE", "") not in ("", "0"):
-        return build_index(ruleset)
-    from tfhelp.kb.cachefile import read_trusted, write_private
-    from tfhelp.kb.loader import cache_dir
-
-    key = cache_key(ruleset)
-    path = cache_dir() / f"resemble-{key[:32]}.json"
-    raw = read_trusted(path)
-    if raw is not None:
-        try:
-            doc = json.loads(raw)
-            if doc.get("format") == CACHE_FORMAT and doc.get("key") == key:
-                return _from_json(doc, len(ruleset.rules))
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            pass
-    idx = build_index(ruleset)
-    rows = [[e.rule, e.negative, e.example, e.text, e.shape, sorted(e.specific), sorted(e.libs), e.has_version]
-            for e in idx.entries]
-    write_private(path, json.dumps({"format": CACHE_FORMAT, "key": key, "entries": rows, "by_token": idx.by_token,
-                                    "negatives": idx.negatives, "token_rules": idx.token_rules},
-                                   separators=(",", ":")).encode("utf-8"), stale_glob="resemble-*.json")
-    return idx
-
-
-def _from_json(doc: dict, n_rules: int) -> Index:
-    """An index read back from its cache file, checked for shape (a bad file is a miss)."""
-    rows = doc["entries"]
-    if not all(isinstance(r, list) and len(r) == 8 and isinstance(r[0], int) and 0 <= r[0] < n_rules
-               for r in rows):
-        raise ValueError("entry names no rule")
-    n = len(rows)
-    by_token = doc["by_token"]
-    if not all(isinstance(v, list) and all(isinstance(i, int) and 0 <= i < n for i in v) for v in by_token.values()):
-        raise ValueError("token names no entry")
-    negatives = {int(k): v for k, v in doc["negatives"].items()}
-    if not all(isinstance(i, int) and 0 <= i < n for v in negatives.values() for i in v):
-        raise ValueError("negative names no entry")
-    return Index(entries=_Entries(rows), by_token=by_token, negatives=negatives, token_rules=doc["token_rules"])
-
-
-def _add(idx: "Index", e: "Entry") -> None:
-    eid = len(idx.entries)
-    idx.entries.append(e)
-    for t in e.specific | e.parts:
-        rules = idx.token_rules.setdefault(t, [])
-        if e.rule not in rules:
-            rules.append(e.rule)
-    if e.negative:
-        idx.negatives.setdefault(e.rule, []).append(eid)
-        return
-    for t in e.specific | e.libs | e.parts:
-        idx.by_token.setdefault(t, []).append(eid)
-
-
-def salient(doc, limit: int = MAX_QUERY_LINES) -> list:
-    """Indices of a Document's salient lines: exception lines, E/F-level log lines, pip ERROR
-    lines; for a short input with none of those (an issue title), its non-frame lines."""
-    p = doc.parsed
-    picked = {e.line - 1 for e in p.exceptions if e.message}
-    for i in p.log_lines:
-        if _LOG_SEVERITY.match(doc.lines[i].strip()):
-            picked.add(i)
-    for i, line in enumerate(doc.lines):
-        if line[:6] in ("ERROR:", "error:") and _PIP_ERROR.match(line):
-            picked.add(i)
-    if not picked:
-        frames = set(p.frame_lines)
-        content = []
-        for i, ln in enumerate(doc.lines):
-            if ln.strip() and i not in frames and not ln.strip().startswith("Traceback (most recent"):
-                content.append(i)
-                if len(content) > SHORT_INPUT:
-                    return []  # a longer text with no error line: nothing to compare
-        picked.update(content)
-    return sorted(picked)[-limit:]
-
-
-def self_sufficient(idx: "Index", ruleset, eid: int) -> bool:
-    """Does the entry's rule fire on the entry's line alone? Checked lazily (it compiles the rule's
-    regexes), for the few entries an input resembles, and remembered."""
-    ok = idx.sufficient.get(eid)
-    if ok is None:
-        from tfhelp.kb.engine import Document, match_rule
-
-        e = idx.entries[eid]
-        ok = idx.sufficient[eid] = bool(match_rule(ruleset.rules[e.rule], Document(e.text))[0])
-    return ok
-
-
-def _keys(idx: "Index", ruleset, eid: int) -> list:
-    keys = idx.keys.get(eid)
-    if keys is None:
-        keys = idx.keys[eid] = key_spans(ruleset.rules[idx.entries[eid].rule], idx.entries[eid])
-    return keys
-
-
-def _example_lines(text: str) -> list:
-    """The salient lines of one example text (the same choice as for an input)."""
-    from tfhelp.kb.normalize import clean_lines
-    from tfhelp.kb.parse import parse
-
-    lines = clean_lines(text)
-    if len(lines) == 1:
-        return lines if lines[0].strip() else []
-    return [lines[i] for i in salient(_Lines(lines, parse(lines)))]
-
-
-@dataclass
-class _Lines:
-    """What :func:`salient` reads of a Document, without building a full engine Document."""
-
-    lines: list
-    parsed: object
-
-
-def build_index(ruleset) -> Index:
-    """Index every rule's example lines (positive and near misses); whether a positive line is
-    enough for its rule on its own is checked lazily (:func:`self_sufficient`). Corpus-file
-    examples are left out (the wheel ships no corpus)."""
-    idx = Index()
-    seen = set()
-    for ri, rule in enumerate(ruleset.rules):
-        for negative, items in ((False, rule.examples_match), (True, rule.examples_no_match)):
-            for xi, ex in enumerate(items):
-                text = ex.get("text")
-                if not text:
-                    continue
-                for line in _example_lines(text):
-                    sh, spec, libs, ver, soft = analyse(message_of(line))
-                    if len(sh) < 8 or (ri, negative, sh) in seen:
-                        continue
-                    seen.add((ri, negative, sh))
-                    spec = spec + soft  # the example side: path names may support an input's tokens
-                    parts = frozenset(p for t in spec for p in _parts(t))
-                    _add(idx, Entry(ri, negative, xi, line.strip(), sh, frozenset(spec), frozenset(libs), ver, parts))
-    return idx
 
 
 # -- comparing ---------------------------------------------------------------------------------
 def similarity(query: str, example: str) -> tuple:
     """(0-100, span): the better of whole-string similarity and - when the shorter text is long
-    enough to be a real fragment - the alignment of the shorter inside the longer (a truncated line, a message cut to its tail). ``span`` is the aligned (start, end) in
-    ``example`` when the query is a fragment of it, else None (the whole example was compared)."""
+    enough to be a real fragment - the alignment of the shorter inside the longer (a truncated
+    line, a message cut to its tail). ``span`` is the aligned (start, end) in ``example`` when the
+    query is a fragment of it, else None (the whole example was compared)."""
     from rapidfuzz import fuzz
 
     best = fuzz.ratio(query, example)  # not token_sort: "no module" and "module ... has no" differ
@@ -459,38 +84,6 @@ def similarity(query: str, example: str) -> tuple:
         p = fuzz.partial_ratio(example, query, score_cutoff=EMBEDDED)
         best = max(best, p)
     return best, span
-
-
-def key_spans(rule, e: Entry) -> tuple:
-    """(all_keys, any_keys): for each of the rule's own ``all`` / ``any`` line or message matchers
-    that hits the example line, ``(span in e.shape, specific tokens of the hit)`` - the parts that
-    make the line enough for the rule. A fragment that lacks them (the line's generic head, say)
-    resembles the line without resembling the reason the rule knows it."""
-    return ([k for k in (_key(m, e) for m in rule.all) if k],
-            [k for k in (_key(m, e) for m in rule.any) if k])
-
-
-def _key(m, e: Entry) -> Optional[tuple]:
-    from rapidfuzz import fuzz
-
-    if m.part not in ("line", "message") or m.type == "fuzzy":
-        return None
-    if m.type == "literal":
-        pos = e.text.lower().find(m.value.lower())
-        hit = e.text[pos:pos + len(m.value)] if pos >= 0 else None
-    else:
-        mo = m.regex.search(e.text)
-        hit = mo.group(0) if mo else None
-    if not hit:
-        return None
-    sub, spec, _libs, _ver, _soft = analyse(message_of(hit))
-    if len(sub) < 3:
-        return None
-    pos = e.shape.find(sub)
-    if pos >= 0:
-        return (pos, pos + len(sub)), frozenset(spec)
-    al = fuzz.partial_ratio_alignment(sub, e.shape, score_cutoff=85)
-    return ((al.dest_start, al.dest_end) if al is not None else None), frozenset(spec)
 
 
 def covers(spec: tuple, last_token: str, span: Optional[tuple], keys: tuple, share: float = 0.5) -> bool:
@@ -550,14 +143,6 @@ class Match:
     similarity: float
     line: int          # 0-based index of the input line
     example: str       # the example line it resembled
-
-
-def _last_token(msg: str) -> str:
-    """The message's final token when the message ends inside it (a line cut short), else ''."""
-    found = _TOKEN.findall(msg.translate(_QUOTE_CHARS))
-    if not found or not msg.rstrip().endswith(found[-1]):
-        return ""
-    return _norm(found[-1].lower())
 
 
 def best_match(lines: list, ruleset, query: list, idx: Optional[Index] = None,
