@@ -233,7 +233,13 @@ def test_usage_error_without_command():
 
 
 def test_wrapper_overhead_is_small(tmp_path):
-    """A quick version of benchmarks/bench_run.py: 300k lines, wrapped vs direct (best of 3)."""
+    """A quick version of benchmarks/bench_run.py: 300k lines, wrapped vs direct (best of 3).
+
+    CPU time (this process's children: tfhelp and the script) is the firm bound: on a machine
+    shared with other jobs wall time mostly measures the load.  Wall time still catches a relay
+    that stalls (sleeps instead of reading), with a generous bound."""
+    import resource
+
     s = _script(tmp_path, "many.py", """
         import sys
         w = sys.stdout.write
@@ -241,17 +247,20 @@ def test_wrapper_overhead_is_small(tmp_path):
             w("line %d of output\\n" % i)
     """)
     def best(cmd):
-        times = []
+        walls, cpus = [], []
         for _ in range(3):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
-            times.append(time.perf_counter() - t)
-        return min(times)
-    direct = best([sys.executable, s])
-    wrapped = best(TFHELP + ["run", s])
-    # generous bound for a shared CI box (catches gross regressions such as a stalled relay);
-    # benchmarks/bench_run.py measures the real figure
-    assert wrapped < direct * 2 + 0.5
+            walls.append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        return min(walls), min(cpus)
+    direct, direct_cpu = best([sys.executable, s])
+    wrapped, wrapped_cpu = best(TFHELP + ["run", s])
+    # tfhelp's own start-up is ~0.1-0.3 s of CPU (more where bytecode isn't cached)
+    assert wrapped_cpu < direct_cpu * 1.5 + 0.5
+    assert wrapped < direct * 3 + 1.0
 
 
 def test_pty_relay_keeps_up_with_a_fast_writer(tmp_path):
