@@ -257,8 +257,9 @@ def diagnose(doc, ruleset, env=None, failed_before=None, explained=()) -> Option
 
 def attach(report, doc, ruleset, env=None, failed_before=None) -> None:
     """Add the resemblance answer to an engine report in which nothing but harmless notices fired:
-    after every non-harmless diagnosis, before the harmless ones, leaving ``report.crash`` as it is
-    (a resemblance never explains a crash; the crash is still shown as unexplained)."""
+    after any diagnosis that explains the crash, before the other notices (a harmless resemblance
+    goes last), leaving ``report.crash`` as it is: a resemblance never explains a crash, and an
+    unexplained crash is still shown as unexplained."""
     if any(d.rule.severity != "harmless" for d in report.diagnoses):
         return
     explained = {e.line for d in report.diagnoses for e in d.evidence}
@@ -267,5 +268,11 @@ def attach(report, doc, ruleset, env=None, failed_before=None) -> None:
         return
     if d.rule.severity == "harmless":
         report.diagnoses.append(d)
-    else:
-        report.diagnoses.insert(0, d)
+        return
+    # after whatever explains the crash (kb/crash.py put those first), before the other notices
+    crash = getattr(report, "crash", None)
+    explaining = set(crash.explained_by) if crash is not None else set()
+    at = 0
+    while at < len(report.diagnoses) and report.diagnoses[at].id in explaining:
+        at += 1
+    report.diagnoses.insert(at, d)

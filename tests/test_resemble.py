@@ -148,6 +148,15 @@ def test_harmless_notices_rank_below_the_resemblance():
     assert all(d.rule.severity == "harmless" for d in ds[1:]) and len(ds) >= 2
 
 
+def test_a_crash_explanation_stays_above_the_resemblance():
+    aborted = rule("abort-notice", ["Aborted (core dumped)"], literal="Aborted (core dumped)", severity="harmless")
+    report = engine_of(WIDGET, aborted).diagnose(
+        "the widget loader could not find 'alpha_core' in frobnicator registry\nAborted (core dumped)")
+    assert report.crash is not None and report.crash.explained_by == ["abort-notice"]
+    assert [d.id for d in report.diagnoses] == ["abort-notice", "widget-core-missing"]
+    assert isinstance(report.diagnoses[1], resemble.Resemblance)
+
+
 def test_log_scanner_windows_are_left_alone():
     # the scanner diagnoses windows of a log with crash=False; resemblance is for pastes
     assert ENGINE.diagnose(UMATH_CUT, crash=False).diagnoses == []

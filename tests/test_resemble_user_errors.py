@@ -78,6 +78,19 @@ USER_ERRORS = [
     ("ValueError: Unknown layer: MBBLOCK. Please ensure this object is passed to the `custom_objects` argument. "
      "See https://www.tensorflow.org/guide/keras/save_and_serialize#registering_the_custom_object fo",
      "https://github.com/komo135/trade-rl/issues/9"),
+    ("ValueError: Unknown metric function: f1_m. Please ensure this object is passed to the `custom_objects` "
+     "argument.", "https://github.com/TanayBhadula/malware-image-detection/issues/1"),
+    ("**ValueError: Unknown metric function:iou_score**", "https://github.com/qubvel/segmentation_models/issues/471"),
+    # a loss given labels of another shape (names in backticks: they must not count as symbols of a rule)
+    ("ValueError: `logits` and `labels` must have the same shape, received ((None, 1) vs ()).",
+     "https://github.com/CVxTz/kinship_prediction/issues/3"),
+    ("ValueError: logits and labels must have the same shape ((None, 1) vs (None, 253, 23, 1))",
+     "https://github.com/omarseleem92/Machine_learning_for_flood_susceptibility/issues/6"),
+    # the model file was never downloaded (saved_model.pb, model.h5: file names, not a version problem)
+    ("OSError: SavedModel file does not exist at: ./saved_model/{saved_model.pbtxt|saved_model.pb}",
+     "https://github.com/google-research/frame-interpolation/issues/46"),
+    ("OSError: SavedModel file does not exist at: model.h5/{saved_model.pbtxt|saved_model.pb}",
+     "https://github.com/zhaipro/easy12306/issues/29"),
     # the user's script forgot an import
     ("NameError: name 'tf' is not defined", "https://github.com/xionghc/Facial-Expression-Recognition/issues/40"),
     ("NameError: global name 'tf' is not defined", "https://github.com/XifengGuo/CapsNet-Keras/issues/60"),
