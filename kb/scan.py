@@ -203,6 +203,7 @@ class LogScanner:
         self._findings: dict = {}
         self._cache: dict = {}
         self._dedup = dedup
+        self._few = None        # the few distinct lines of the last dense region (kb/scan_dedup.py)
         self._dedup_first = dedup and self.prefilter.backend != "hyperscan"
         self._exceptions = []
         self._exc_seen = set()
@@ -367,10 +368,17 @@ class LogScanner:
         from collections import Counter
         from itertools import accumulate
 
+        from tfhelp.kb.scan_dedup import Region, remember_few, tiled
+
         with memoryview(self._buf) as mv, mv[r0:r1] as view:
             folded = bytes(view).translate(FOLD)
-        lines = folded.split(b"\n")
         first_line = self._line_at(self._base + r0)  # 0-based index of lines[0]
+        n = tiled(self, folded, first_line) if self._few else None
+        if n is not None:   # the few lines of the previous region again, all known
+            self._count_off = self._base + r1
+            self._count_lines = first_line + n
+            return True
+        lines = folded.split(b"\n")
         counts = Counter(lines)    # insertion order: first appearance
         # one group per message: variants that differ only in hex addresses (0x7f3a...) go
         # together, and the anchors are searched in one variant of each message
@@ -393,9 +401,11 @@ class LogScanner:
                 i = bisect_right(starts, h - 1) - 1
                 offs.setdefault(i, h - starts[i])
             members = list(groups.values())
-            from tfhelp.kb.scan_dedup import Region
-
-            Region(self, lines, counts, r0, first_line).run([[(v, offs[i]) for v in members[i]] for i in offs])
+            Region(self, lines, counts, r0, first_line, folded).run([[(v, offs[i]) for v in members[i]] for i in offs])
+            hits = {reps[i]: off for i, off in offs.items()} if len(reps) == len(counts) else None
+        else:
+            hits = {} if len(reps) == len(counts) else None
+        remember_few(self, counts, hits, folded.endswith(b"\n"))
         self._count_off = self._base + r1
         self._count_lines = first_line + len(lines) - 1
         return True

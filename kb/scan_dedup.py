@@ -13,8 +13,10 @@ and how many *occurrences* does that make?  Both paths must give the same answer
   the last line already claimed for R; it then claims up to ``L+hi``.  When every extent of R in
   the region is the line itself (``lo == hi == 0``) and nothing of R was claimed inside the region
   yet, that is simply the number of lines: counted in bulk, no per-occurrence work.  Otherwise the
-  occurrences of R's messages are walked in line order (one pass over the region's line list),
-  exactly as the per-line path meets them.
+  occurrences of R's messages are walked in line order, exactly as the per-line path meets them
+  (each line is labelled with its message once, in C; the walk visits only R's occurrences).
+  Lines that are near repeats of each other are separate occurrences (``scan._repeats``), so in
+  practice only multi-line notices and tracebacks are walked.
 * A message whose first window held near misses (rules that partly matched) is looked at again
   with those rules at its 2nd, 4th, 8th ... occurrence in the whole log, as the per-line path does.
 
@@ -23,13 +25,15 @@ Pure library: no printing, no I/O.
 from __future__ import annotations
 
 from itertools import islice
+from typing import Optional
 
 
 class Region:
     """The lines of one region (folded: lowercase, digits as ``#``) and the scanner to update."""
 
-    def __init__(self, scanner, lines: list, counts, r0: int, first_line: int):
+    def __init__(self, scanner, lines: list, counts, r0: int, first_line: int, folded: Optional[bytes] = None):
         self.s = scanner
+        self.folded = folded if folded is not None and folded.endswith(b"\n") else None
         self.lines = lines          # folded lines; lines[-1] is b"" when the region ends with \n
         self.counts = counts        # Counter of lines
         self.r0 = r0                # buffer offset of lines[0]
@@ -50,9 +54,15 @@ class Region:
         return self._mapped
 
     def first_index(self, gid: int) -> int:
+        group = self._groups[gid]
+        if len(group) == 1:   # one variant: list.index compares the lines themselves, in C
+            return self.lines.index(group[0][0])
         return self._labels().index(gid + 1)
 
     def last_index(self, gid: int) -> int:
+        group = self._groups[gid]
+        if len(group) == 1 and self.folded is not None:  # one variant: a search from the end
+            return _last_line(self.folded, group[0][0], len(self.lines) - 1)
         if self._rev is None:
             self._rev = self._labels()[::-1]
         return len(self.lines) - 1 - self._rev.index(gid + 1)
@@ -164,3 +174,81 @@ class Region:
                 off = lookup[self.lines[a]]
                 s._evaluate(r_ls, min(r_ls + off, le), le, self.first + a, s._n, True,
                             recheck=rules, cached=e, count_cached=False)
+
+
+#: A dense region with at most this many distinct (folded) lines is remembered: the next region
+#: is first tried as a tiling of those lines (:func:`tiled`).
+FEW = 8
+
+
+def remember_few(scanner, counts, hits: Optional[dict], trailing: bool) -> None:
+    """After a region: keep its distinct lines when they are few, each with the offset just past
+    its first anchor hit (None: no hit), for :func:`tiled` to try on the next region.  ``hits``
+    None: some message had several variants (hex addresses), not a case for tiling.
+    ``trailing``: the region ended with a newline, so ``counts`` holds one empty "line" after it."""
+    keys = [k for k, c in counts.items() if c > (1 if trailing and k == b"" else 0)]
+    if hits is None or len(keys) > FEW:
+        scanner._few = None
+        return
+    # the tiling argument needs no line to be the tail of another (then every counted
+    # "line\n" starts at a line start), and one cache entry per line
+    if len(keys) > 1 and any(a != b and a.endswith(b) for a in keys for b in keys):
+        scanner._few = None
+        return
+    scanner._few = [(k, hits.get(k)) for k in keys]
+
+
+def tiled(scanner, folded: bytes, first_line: int) -> Optional[int]:
+    """The cheap case of a dense region: it is made only of the few lines of the previous one
+    (a warning printed at every step), all already diagnosed.  Then ``bytes.count`` per line (C,
+    one pass each) gives every count, and every rule's occurrences are its lines, counted in bulk.
+    Exact: the counted ``line\\n`` strings are disjoint (none is the tail of another) and their
+    lengths sum to the region's, so they tile it.  Returns the number of lines handled, or None
+    (nothing changed: the caller takes the general path)."""
+    from tfhelp.kb.scan import LINE_CAP, _key, _segment
+
+    few = scanner._few
+    if not few or not folded.endswith(b"\n"):
+        return None
+    counts = [folded.count(k + b"\n") for k, _ in few]
+    if sum(c * (len(k) + 1) for (k, _), c in zip(few, counts)) != len(folded):
+        return None
+    start = first_line + 1
+    plan, by_rule = [], {}
+    for (k, off), c in zip(few, counts):
+        if off is None or not c:
+            continue
+        e = scanner._cache.get(_key(_segment(k, off - 1)[:LINE_CAP]))
+        if e is None:
+            return None  # the cache was reset: diagnose again on the general path
+        if e.near:
+            p = 1
+            while p <= e.seen:
+                p <<= 1
+            if p <= e.seen + c:
+                return None  # a near-miss re-check is due in this region
+        plan.append((k, c, e))
+        for rid, lo, hi in e.hits:
+            f = scanner._findings.get(rid)
+            if f is not None and (lo or hi or f.claimed >= start):
+                return None  # an occurrence spans lines: the general path walks them
+            by_rule.setdefault(rid, []).append((k, c))
+    n = sum(counts)
+    for k, c, e in plan:
+        e.seen += c
+        scanner.stats.candidates += c
+    for rid, items in by_rule.items():
+        f = scanner._findings.get(rid)
+        if f is None:
+            continue
+        f.count += sum(c for _, c in items)
+        f.claimed = max(f.claimed, start + max(_last_line(folded, k, n) for k, _ in items))
+    return n
+
+
+def _last_line(folded: bytes, key: bytes, n: int) -> int:
+    """0-based index of the last line equal to ``key`` in ``folded`` (``n`` lines, ends in \\n)."""
+    p = folded.rfind(b"\n" + key + b"\n")
+    if p < 0:
+        return 0  # only at the very start
+    return n - 1 - folded.count(b"\n", p + len(key) + 2)

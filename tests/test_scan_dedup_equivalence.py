@@ -158,3 +158,21 @@ def test_anchor_with_hex_digits_is_found_in_dense_region(ruleset):
     assert abi.encode() in data
     ref, _ = assert_same(data, ruleset)
     assert any(f[0].startswith("numpy") for f in ref["findings"])
+
+
+def test_regions_of_one_repeated_line_take_the_tiling_shortcut(ruleset, monkeypatch):
+    """Region after region of the same few lines are counted by bytes.count alone
+    (scan_dedup.tiled); a traceback in the middle breaks the tiling for its region only.  Either
+    way the result is the per-line path's."""
+    from tfhelp.kb import scan_dedup
+
+    taken = []
+    real = scan_dedup.tiled
+    monkeypatch.setattr(scan_dedup, "tiled", lambda *a: taken.append(real(*a)) or taken[-1])
+    warn = [ALLOC.format(t=f"2024-05-02 10:00:{i % 60:02d}.{i:06d}", s="1.02GiB") for i in range(12000)]
+    text = "\n".join(warn[:6000] + OOM + warn[6000:] + ["Epoch 1/1 - loss: 0.1"] + warn[:3000]) + "\n"
+    ref, _ = assert_same(text.encode(), ruleset, chunk=1 << 18)
+    assert any(n is not None for n in taken) and any(n is None for n in taken)
+    found = {f[0]: f for f in ref["findings"]}
+    assert found["gpu-allocator-ran-out-warning"][2] == 15000
+    assert 6001 <= found["gpu-oom-resource-exhausted"][1] <= 6005   # inside the traceback
