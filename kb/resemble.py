@@ -54,6 +54,8 @@ VERBATIM_CHARS = 40
 #: rule it is; the wording may differ more (No module named 'keras.utils.np_utils' beside
 #: cannot import name 'np_utils' from 'keras.utils').
 SIGNATURE_SIMILARITY = 70
+#: ... and when the input and the example name exactly the same things, only differently worded.
+SAME_NAMES_SIMILARITY = 58
 #: A second rule this close to the best makes the input ambiguous.
 MARGIN = 4
 #: Diagnosis score = similarity * SCORE_FACTOR, capped below every real match (engine.MIN_SCORE 60).
@@ -137,6 +139,27 @@ def _agrees(spec: tuple, libs: tuple, has_version: bool, e: Entry, last_token: s
     return (2 if len(libs) >= 2 else 1 if libs else 0), shared
 
 
+def _near_miss(idx: Index, ri: int, sh: str, toks: tuple) -> float:
+    """How much the input resembles the rule's ``no_match`` examples: those naming what the input
+    names, or worded nearly as the input is (then whatever they name)."""
+    spec, libs, ver, last, soft = toks
+    best = 0.0
+    for n in idx.negatives.get(ri, ()):
+        neg = idx.entries[n]
+        sim = similarity(sh, neg.shape)[0]
+        if sim > best and (sim >= MIN_SIMILARITY or _agrees(spec, libs, ver, neg, last, soft)[0]):
+            best = sim
+    return best
+
+
+def _same_names(spec: tuple, e: Entry) -> bool:
+    """The input's specific names, split at dots, are exactly the example's."""
+    mine = set()
+    for t in spec:
+        mine |= _parts(t)
+    return bool(mine) and {p.lower() for p in mine} - LIBRARIES == set(e.parts) - LIBRARIES
+
+
 @dataclass
 class Match:
     rule: object
@@ -170,8 +193,14 @@ def best_match(lines: list, ruleset, query: list, idx: Optional[Index] = None,
             if not agree:
                 continue
             sim, span = similarity(sh, e.shape)
-            floor = VERBATIM if agree == 1 else (
-                SIGNATURE_SIMILARITY if any(idx.unique_to(t, e.rule) for t in shared) else MIN_SIMILARITY)
+            if agree == 1:
+                floor = VERBATIM
+            elif any(idx.unique_to(t, e.rule) for t in shared):
+                # the same names in another sentence form (No module named 'keras.layers.merge' beside
+                # cannot import name 'Merge' from 'keras.layers') may be compared more loosely
+                floor = SAME_NAMES_SIMILARITY if _same_names(spec, e) else SIGNATURE_SIMILARITY
+            else:
+                floor = MIN_SIMILARITY
             if sim < floor or (agree == 1 and len(sh) < VERBATIM_CHARS):
                 continue
             if not self_sufficient(idx, ruleset, eid):
@@ -180,11 +209,10 @@ def best_match(lines: list, ruleset, query: list, idx: Optional[Index] = None,
                 continue
             prev = per_rule.get(e.rule)
             if prev is None or sim > prev[0]:
-                per_rule[e.rule] = (sim, li, e, sh)
+                per_rule[e.rule] = (sim, li, e, sh, (spec, libs, ver, last, soft))
     ranked = []
-    for ri, (sim, li, e, sh) in per_rule.items():
-        neg = max((similarity(sh, idx.entries[n].shape)[0] for n in idx.negatives.get(ri, ())), default=0.0)
-        if neg >= sim:
+    for ri, (sim, li, e, sh, toks) in per_rule.items():
+        if _near_miss(idx, ri, sh, toks) >= sim:
             continue  # closer to a near miss the rule's author wrote down than to its real texts
         ranked.append((sim, ri, li, e))
     if not ranked:

@@ -66,6 +66,16 @@ def test_distinctive_tokens_must_agree():
                                       ).diagnoses == []
 
 
+def test_the_same_names_in_another_sentence_form():
+    moved = rule("frobnicate-moved", ["ImportError: cannot import name 'frobnicate' from 'widgets.layers'"],
+                 no_match=["ImportError: cannot import name 'defrobnicate' from 'widgets.layers'"])
+    engine = engine_of(moved)
+    [d] = engine.diagnose("ModuleNotFoundError: No module named 'widgets.layers.frobnicate'").diagnoses
+    assert isinstance(d, resemble.Resemblance) and d.id == "frobnicate-moved"
+    # one of the names alone, in a sentence about the user's own script: not the same names
+    assert engine.diagnose("NameError: name 'frobnicate' is not defined").diagnoses == []
+
+
 def test_generic_words_alone_never_answer():
     generic = rule("generic", ["RuntimeError: the error module attribute could not be loaded from the object"])
     assert engine_of(generic).diagnose("the error module attribute could not be loaded from an object").diagnoses == []
