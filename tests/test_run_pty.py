@@ -213,11 +213,13 @@ def test_as_shown_keeps_the_last_drawing_of_each_line():
             b" - loss: nan\n"
             b"\r 3/9 [=>...]W tensorflow/core: a warning printed mid-bar\n"
             b"windows line\r\n"
+            b"drawn twice\r\r\n"
             b"tail without newline\r")
     shown = runner.as_shown(data)
     assert shown == (b"Epoch 1/2\n5/5 [==>..] - loss: nan\n"
                      b" 3/9 [=>...]W tensorflow/core: a warning printed mid-bar\n"
                      b"windows line\r\n"
+                     b"drawn twice\r\r\n"
                      b"tail without newline\r")
     plain = b"no carriage return at all\n" * 3
     assert runner.as_shown(plain) is plain

@@ -200,9 +200,10 @@ def as_shown(data: bytes) -> bytes:
         return data
     lines = data.split(b"\n")
     for i, line in enumerate(lines):
-        cut = line.rfind(b"\r", 0, len(line) - 1)  # a final "\r" is half of "\r\n"
+        drawn = line.rstrip(b"\r")  # a final "\r" (half of "\r\n") moves the cursor, draws nothing
+        cut = drawn.rfind(b"\r")
         if cut >= 0:
-            lines[i] = line[cut + 1:]
+            lines[i] = drawn[cut + 1:] + line[len(drawn):]
     return b"\n".join(lines)
 
 
