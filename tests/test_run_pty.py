@@ -242,3 +242,21 @@ def test_diagnosed_text_of_a_progress_bar_run_is_small_and_keeps_the_traceback()
     assert len(body) > 1_000_000 and len(text) < 10_000
     assert text.count(b"\n") < 100
     assert text.endswith(tb)
+
+
+def test_relay_on_systems_without_a_usable_poll(tmp_path, monkeypatch):
+    """macOS's poll() can't watch terminals, so there the relay waits through the selectors
+    module (kqueue); the same relay run that way here gives the same bytes."""
+    s = _script(tmp_path, "progress.py", PROGRESS)
+    expected = subprocess.run([sys.executable, s], capture_output=True).stdout
+    out = tmp_path / "out.bin"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT)
+    try:
+        res = runner.run_child([sys.executable, s], stdout_fd=fd, stderr_fd=fd, use_pty=True)
+    finally:
+        os.close(fd)
+    monkeypatch.undo()
+    assert res.exit_status == 0
+    data = out.read_bytes()
+    assert data.replace(b"a warning on stderr between stdout lines\n", b"") == expected

@@ -571,15 +571,45 @@ def _follow_window_size(channels):
         return None
 
 
+class _ReadPoller:
+    """Which of a few descriptors can be read: ``select.poll`` on Linux (no per-call Python
+    work); elsewhere the selectors module's choice, since macOS's poll() does not work on
+    terminal devices (kqueue does)."""
+
+    def __init__(self):
+        if sys.platform.startswith("linux"):
+            self._poll = select.poll()
+            self._sel = None
+        else:
+            import selectors
+            self._poll = None
+            self._sel = selectors.DefaultSelector()
+
+    def register(self, fd: int) -> None:
+        if self._poll is not None:
+            self._poll.register(fd, select.POLLIN)
+        else:
+            import selectors
+            self._sel.register(fd, selectors.EVENT_READ)
+
+    def unregister(self, fd: int) -> None:
+        (self._poll or self._sel).unregister(fd)
+
+    def poll(self, timeout_ms: int) -> list:
+        if self._poll is not None:
+            return [fd for fd, _ in self._poll.poll(timeout_ms)]
+        return [key.fd for key, _ in self._sel.select(timeout_ms / 1000)]
+
+
 def _relay(channels, pid: int, signums, combined: Tail, err_tail: Tail, state: dict) -> None:
     """Copy the child's output until every channel has ended, or the child is gone and a
     grandchild still holds a channel open.
 
     A pty channel is polled only while less than PTY_BACKLOG bytes wait for its terminal, so a
     terminal stopped with Ctrl-S stops the child, as it would without tfhelp."""
-    poller = select.poll()
+    poller = _ReadPoller()
     for ch in channels:
-        poller.register(ch.src, select.POLLIN)
+        poller.register(ch.src)
     owner = {ch.src: ch for ch in channels}
     exit_deadline = None
     next_signal_check = 0.0
@@ -590,7 +620,7 @@ def _relay(channels, pid: int, signums, combined: Tail, err_tail: Tail, state: d
             return  # a stopped terminal and a Ctrl-C: nobody wants the rest
         events = poller.poll(5 if held else idle_ms)  # held back: look at the backlog again soon
         pause = 0.0
-        for fd, _ in events:
+        for fd in events:
             ch = owner[fd]
             data = ch.read()
             if data is None:
@@ -613,7 +643,7 @@ def _relay(channels, pid: int, signums, combined: Tail, err_tail: Tail, state: d
             want = not ch.eof and ch.backlog < PTY_BACKLOG
             if want != ch.reading:
                 if want:
-                    poller.register(ch.src, select.POLLIN)
+                    poller.register(ch.src)
                 else:
                     poller.unregister(ch.src)
                 ch.reading = want
