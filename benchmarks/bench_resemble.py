@@ -9,8 +9,8 @@ medians over interleaved rounds:
   index build (first run after a rule edit) is reported beside it.
 * per diagnosis: ``Engine.diagnose`` with and without the layer on (a) inputs no rule explains
   (the real user errors of tests/test_resemble_user_errors.py: the layer runs and finds nothing),
-  (b) fragments the layer answers, (c) a 40-line traceback a rule explains (the layer returns at
-  once).
+  (b) a 40-line traceback a rule explains (the layer returns at once); and (c) an answer by
+  resemblance (a fragment) against the same rule's answer by its own pattern (the full example).
 
 Quality, on what the project has (never heldout/): every rule's match examples cut to their last
 line, to the message without the exception class and to a 60 % prefix (own rule on top, with and
@@ -84,16 +84,34 @@ def cost(repeat: int) -> tuple:
     figs.update(load_ms=b * 1000, load_with_index_ms=w * 1000, cold_index_build_ms=cold * 1000)
 
     engine = Engine(rs)
-    fragments = []
+    fragments, originals = [], []
     for rule in rs.rules:
         for ex in rule.examples_match:
             if ex.get("text"):
                 f = resemble_eval.fragments(ex["text"]).get("prefix")
                 if f and isinstance((engine.diagnose(f).diagnoses or [None])[0], resemble.Resemblance):
                     fragments.append(f)
+                    originals.append(ex["text"])
+    fragments, originals = fragments[:40], originals[:40]
+
+    def answer_cost(texts):
+        def go():
+            for t in texts:
+                engine.diagnose(t)
+        return go
+
+    # an answer by resemblance against the same rule's answer to the full example (its pattern)
+    on, base_ = [], []
+    for _ in range(repeat):
+        on.append(_cpu(answer_cost(fragments), 1))
+        base_.append(_cpu(answer_cost(originals), 1))
+    n = max(1, len(fragments))
+    m_on, m_base = statistics.median(on) / n, statistics.median(base_) / n
+    rows.append(row(f"answer by resemblance vs the rule's own match of the full example (n={len(fragments)})",
+                    m_on * 1000, m_base * 1000, 2.0, unit="ms", note=f"{(m_on - m_base) * 1000:+.3f} ms per answer"))
+    figs["answer_ms"] = {"by_resemblance": m_on * 1000, "by_pattern_full_example": m_base * 1000}
     traceback = TRACEBACK.read_text(encoding="utf-8")
-    for name, texts in (("abstaining user errors", TEXTS), ("fragments it answers", fragments[:40]),
-                        ("40-line traceback a rule explains", [traceback])):
+    for name, texts in (("abstaining user errors", TEXTS), ("40-line traceback a rule explains", [traceback])):
         def run_all(texts=texts):
             for t in texts:
                 engine.diagnose(t)
