@@ -1,19 +1,28 @@
-"""Log-scan benchmark: `tfhelp --from-log` on a generated TensorFlow/Keras training log.
+"""Log-scan benchmark: `tfhelp --from-log FILE --json` on generated TF/Keras logs of three shapes.
 
-Compares, in the same run and on the same (page-cached) file:
-  (a) a bare Python loop reading the file in 8 MB chunks,
-  (b) `grep -c -F -f anchors.txt` with the literal anchors of tfhelp's rules,
-  (c) `tfhelp --from-log FILE --json` (prefilter: hyperscan when installed),
-  (d) the same with the pure-Python prefilter (pyahocorasick),
-and the peak RSS of each child (os.wait4).  Then the rule-scaling check: the scan again with
-10x and 100x synthetic rules added through --rules.
+For each shape of benchmarks/gen_logs.py (sparse: anchors almost never hit; dense: >= 20% of the
+lines hit a rule anchor; repeated: one warning at every step), in the same run and on the same
+page-cached file:
 
-    python benchmarks/bench_logscan.py                 # 256 MB log, quick
-    python benchmarks/bench_logscan.py --size-mb 1024  # the 1 GB figure
-    python benchmarks/bench_logscan.py --json out.json
+  bare      a bare Python loop reading the file in 8 MB chunks (the baseline of every ratio)
+  grep      `grep -c -F -f anchors.txt` with the literal anchors of tfhelp's rules (a reference)
+  default   `tfhelp --from-log FILE --json` as installed (hyperscan where it has wheels)
+  pure      the same with the pure fallback forced (`TFHELP_PREFILTER=ahocorasick`)
+  floor-*   what bounds the scan from below: the C passes it cannot skip, run alone
+            (count newlines; + the hyperscan search; fold + split + count the lines of a region)
 
-Targets (issue 5): (c) within 2x of (a); (c) no slower than (b); peak memory < 200 MB;
-100x rules < 2x the time with the shipped rules.
+Every command runs ``--repeat`` times, interleaved (round 1 runs each command once, then round 2
+...), because the machine's cores are shared and load drifts; the median is kept.  Peak RSS of
+each child comes from ``os.wait4`` in a small launcher process (Linux carries a parent's RSS
+high-water mark across fork+exec, so measuring from this process would report our own size).
+Each tfhelp run's JSON must report the planted root cause and the ending at the lines where the
+generator put them; a run that doesn't is an error, not a figure.
+
+    python benchmarks/bench_logscan.py                          # 256 MB per shape, quick
+    python benchmarks/bench_logscan.py --size-mb 1024 --repeat 3 --json out.json   # issue 12's figures
+
+Targets (issue 12): default <= 2x bare on each shape, peak RSS < 200 MB, planted cause found;
+pure <= 3x default.  Also the rule scaling of issue 5 (--scaling): 100x rules < 2x the time.
 """
 from __future__ import annotations
 
@@ -22,124 +31,30 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FIT_LOG = ROOT / "corpus" / "logs" / "keras-fit-clean" / "run.log"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-OOM = (b"2024-05-02 10:11:12.123456: W tensorflow/core/framework/op_kernel.cc:1828] OP_REQUIRES failed at "
-       b"conv_ops.cc:1068 : RESOURCE_EXHAUSTED: OOM when allocating tensor with shape[256,64,112,112] and type "
-       b"float on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc\n"
-       b"Traceback (most recent call last):\n"
-       b"  File \"/home/u/train.py\", line 52, in <module>\n"
-       b"    model.fit(ds, epochs=30)\n"
-       b"  File \"/usr/lib/python3.11/site-packages/keras/src/utils/traceback_utils.py\", line 122, in error_handler\n"
-       b"    raise e.with_traceback(filtered_tb) from None\n"
-       b"tensorflow.python.framework.errors_impl.ResourceExhaustedError: Graph execution error:\n"
-       b"OOM when allocating tensor with shape[256,64,112,112] and type float on "
-       b"/job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc\n")
+import gen_logs  # noqa: E402
 
-STARTUP = (b"2024-05-02 10:00:01.000001: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on. "
-           b"You may see slightly different numerical results due to floating-point round-off errors from "
-           b"different computation orders. To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.\n"
-           b"2024-05-02 10:00:02.000002: I tensorflow/core/common_runtime/gpu/gpu_device.cc:2021] Created device "
-           b"/job:localhost/replica:0/task:0/device:GPU:0 with 22282 MB memory:  -> device: 0, name: NVIDIA A10G, "
-           b"pci bus id: 0000:00:1e.0, compute capability: 8.6\n")
-
-
-def epoch_block() -> bytes:
-    """One epoch as Keras prints it: from the real captured fit log when present (pty: CRLF,
-    ANSI colours, backspaces, \\r progress redraws), else a synthetic one in the same style."""
-    if FIT_LOG.is_file():
-        data = FIT_LOG.read_bytes()
-        if b"Epoch 1/3" in data and b"Epoch 2/3" in data:
-            return b"Epoch 1/3" + data.split(b"Epoch 1/3", 1)[1].split(b"Epoch 2/3", 1)[0]
-    steps = b"\r".join(b"\x1b[1m%3d/100\x1b[0m \x1b[32m" % i + b"=" * (i // 5) + b"\x1b[0m - 14ms/step - loss: 0.6%03d"
-                       % (i * 7 % 1000) for i in range(1, 101))
-    return b"Epoch 1/3\r\n" + steps + b" - val_loss: 0.5952\r\n"
-
-
-def retracing(i: int) -> bytes:
-    return (b"WARNING:tensorflow:5 out of the last 9 calls to <function Model.make_predict_function.<locals>."
-            b"predict_function at 0x7f%06x> triggered tf.function retracing. Tracing is expensive.\n" % i)
-
-
-def generate(path: Path, size: int, warn_every: int = 200) -> None:
-    """A TF-style training log of ``size`` bytes: start-up notices, epochs of progress bars,
-    a periodic INFO line, a retracing warning every ``warn_every`` epochs, and one real error
-    (an OOM traceback) in the middle."""
-    epoch = epoch_block()
-    parts = []
-    for i in range(2000):
-        parts.append(epoch.replace(b"Epoch 1/3", b"Epoch %d/100000" % (i + 1)))
-        parts.append(b"INFO:root:checkpoint saved to /ckpt/model-%05d.keras (val_loss improved)\n" % i)
-        if warn_every and i % warn_every == 0:
-            parts.append(retracing(i))
-    block = b"".join(parts)
-    with open(path, "wb") as fh:
-        fh.write(STARTUP)
-        written, planted = len(STARTUP), False
-        while written < size:
-            if not planted and written >= size // 2:
-                fh.write(OOM)
-                written += len(OOM)
-                planted = True
-            piece = block[: size - written] if size - written < len(block) else block
-            cut = piece.rfind(b"\n") + 1 or len(piece)
-            fh.write(piece[:cut])
-            written += cut
-
-
-TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
-
-
-def timed(cmd, env=None):
-    """(seconds, peak RSS in MB, in-process scan seconds or None) of one child.  Output goes to a
-    real file: GNU grep stops at the first match when its output is /dev/null.  Peak RSS comes
-    from /usr/bin/time when present: on Linux a child's own ru_maxrss starts from the RSS of the
-    process it was forked from (this benchmark, with the rules loaded), which would inflate it."""
-    rss_file = tempfile.NamedTemporaryFile(delete=False)
-    rss_file.close()
-    if TIME:
-        cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
-        t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=errf, env=env)
-        _, status, usage = os.wait4(p.pid, 0)
-        dt = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
-        errf.seek(0)
-        err = errf.read()
-        out.seek(0)
-        text = out.read(4 << 20)
-    if p.returncode not in (0, 1):
-        raise SystemExit(f"{cmd[:3]} failed ({p.returncode}): {err.decode(errors='replace')[-2000:]}")
-    rss_mb = usage.ru_maxrss / 1024.0
-    if TIME:
-        try:
-            rss_mb = int(Path(rss_file.name).read_text().split()[-1]) / 1024.0
-        except (OSError, ValueError, IndexError):
-            pass
-    os.unlink(rss_file.name)
-    inner = None
-    if text.startswith(b"{"):
-        try:
-            inner = json.loads(text)["scan"]["seconds"]
-        except (ValueError, KeyError, TypeError):
-            inner = None
-    return dt, rss_mb, inner
-
-
-def best(cmd, repeat, env=None):
-    """(best wall seconds, worst peak RSS MB, best in-process scan seconds or None)."""
-    runs = [timed(cmd, env=env) for _ in range(repeat)]
-    inner = [r[2] for r in runs if r[2] is not None]
-    return min(r[0] for r in runs), max(r[1] for r in runs), (min(inner) if inner else None)
-
+# Runs the command in a child of its own, so that child's ru_maxrss starts from this launcher's
+# small size; prints the wall time and the peak RSS on its last stderr line.
+LAUNCH = (
+    "import os, sys, time\n"
+    "t = time.perf_counter()\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "_, st, ru = os.wait4(pid, 0)\n"
+    "dt = time.perf_counter() - t\n"
+    "sys.stderr.write('\\nBENCH %.6f %d\\n' % (dt, ru.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(st))\n")
 
 BARE = ("import sys\n"
         "n = 0\n"
@@ -149,6 +64,63 @@ BARE = ("import sys\n"
         "        if not b: break\n"
         "        n += len(b)\n"
         "print(n)\n")
+
+# The passes a scan can't avoid, alone: 8 MB readinto a reused buffer (as the scanner reads),
+# then per chunk: newlines counted; + hyperscan over the chunk (stopping at the first hit, the
+# cheapest a search can be); or the dense path's fold + split + Counter.
+FLOOR = (
+    "import sys, collections\n"
+    "mode, path = sys.argv[1], sys.argv[2]\n"
+    "buf = bytearray(8 << 20); mv = memoryview(buf); n = 0\n"
+    "if mode == 'hyperscan':\n"
+    "    import hyperscan\n"
+    "    from tfhelp.kb.anchors import MultiLiteral\n"
+    "    db = MultiLiteral(open(sys.argv[3]).read().split('\\n'), backend='hyperscan')._db\n"
+    "    def stop(*a): return True\n"
+    "if mode == 'fold':\n"
+    "    from tfhelp.kb.anchors import FOLD\n"
+    "with open(path, 'rb', buffering=0) as f:\n"
+    "    while True:\n"
+    "        k = f.readinto(buf)\n"
+    "        if not k: break\n"
+    "        n += buf.count(b'\\n', 0, k)\n"
+    "        if mode == 'hyperscan':\n"
+    "            try: db.scan(mv[:k], match_event_handler=stop)\n"
+    "            except hyperscan.ScanTerminated: pass\n"
+    "        elif mode == 'fold':\n"
+    "            collections.Counter(bytes(mv[:k]).translate(FOLD).split(b'\\n'))\n"
+    "print(n)\n")
+
+
+def timed(cmd, env=None):
+    """(wall seconds, peak RSS MB, stdout bytes) of one child run through the launcher."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
+        p = subprocess.run([sys.executable, "-S", "-c", LAUNCH, *cmd], stdout=out, stderr=errf, env=env)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+        out.seek(0)
+        text = out.read(16 << 20)
+    tail = err.rstrip().rsplit("\n", 1)[-1].split()
+    if p.returncode not in (0, 1) or len(tail) != 3 or tail[0] != "BENCH":
+        raise SystemExit(f"{cmd[:4]} failed ({p.returncode}): {err[-3000:]}")
+    return float(tail[1]), int(tail[2]) / 1024.0, text
+
+
+def check_found(text: bytes, info, label: str) -> dict:
+    """The run's JSON must name the planted cause and the ending at the lines they were put."""
+    doc = json.loads(text)
+    first = {d["id"]: d["first_line"] for d in doc["diagnoses"]}
+    problems = []
+    if first.get(gen_logs.PLANTED_RULES[0]) != info.root_line:
+        problems.append(f"planted {gen_logs.PLANTED_RULES[0]} at line {info.root_line}: got {first.get(gen_logs.PLANTED_RULES[0])}")
+    if first.get(gen_logs.ENDING_RULES[0]) != info.ending_line:
+        problems.append(f"ending {gen_logs.ENDING_RULES[0]} at line {info.ending_line}: got {first.get(gen_logs.ENDING_RULES[0])}")
+    explained = (doc.get("crash") or {}).get("explained_by") or []
+    if gen_logs.ENDING_RULES[0] not in explained:
+        problems.append(f"crash not explained by {gen_logs.ENDING_RULES[0]}: {explained}")
+    if problems:
+        raise SystemExit(f"{label}: " + "; ".join(problems))
+    return doc
 
 
 def synthetic_rules(folder: Path, count: int, seed: int = 7) -> None:
@@ -175,93 +147,135 @@ def synthetic_rules(folder: Path, count: int, seed: int = 7) -> None:
             f"examples:\n  match: [\"{phrase}\"]\n  no_match: [\"unrelated text\"]\n")
 
 
+def measure(cmds: dict, repeat: int, check) -> dict:
+    """{name: (median s, max peak MB, all times)}: each round runs every command once."""
+    times = {k: [] for k in cmds}
+    rss = {k: 0.0 for k in cmds}
+    for _ in range(repeat):
+        for name, (cmd, env) in cmds.items():
+            dt, mb, text = timed(cmd, env)
+            if check.get(name):
+                check[name](text)
+            times[name].append(dt)
+            rss[name] = max(rss[name], mb)
+    return {k: (statistics.median(v), rss[k], v) for k, v in times.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=int, default=256, help="log size (default 256; the issue's figure is 1024)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best is kept)")
-    ap.add_argument("--workdir", help="where to write the log (default: a temp dir, removed after)")
-    ap.add_argument("--no-scaling", action="store_true", help="skip the 10x / 100x rule-scaling runs")
+    ap.add_argument("--size-mb", type=int, default=256, help="log size per shape (default 256; issue 12: 1024)")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (the median is kept; default 3)")
+    ap.add_argument("--shapes", default=",".join(gen_logs.SHAPES), help="comma-separated shapes")
+    ap.add_argument("--workdir", help="where to write the logs (default: a temp dir, removed after)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor-* passes")
+    ap.add_argument("--scaling", action="store_true", help="also the 10x / 100x rule-scaling runs (sparse log)")
+    ap.add_argument("--no-scaling", action="store_true", help=argparse.SUPPRESS)  # the old default
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = ap.parse_args(argv)
+    shapes = [s for s in args.shapes.split(",") if s]
 
     from tfhelp.kb.loader import load_ruleset
     from tfhelp.kb.scan import anchors_of
 
     tmp = Path(args.workdir or tempfile.mkdtemp(prefix="tfhelp-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, TFHELP_USER_RULES=str(tmp / "no-user-rules"), TFHELP_CACHE_DIR=str(tmp / "cache"))
+    base_env = dict(os.environ, TFHELP_USER_RULES=str(tmp / "no-user-rules"), TFHELP_CACHE_DIR=str(tmp / "cache"))
+    base_env.pop("TFHELP_PREFILTER", None)
+    pure_env = dict(base_env, TFHELP_PREFILTER="ahocorasick")
+    size = args.size_mb << 20
+    ruleset = load_ruleset(user_rules=False)
+    anchors = anchors_of(ruleset)
+    (tmp / "anchors.txt").write_text("\n".join(anchors) + "\n")
+    results = {"size_mb": args.size_mb, "rules": len(ruleset.rules), "anchors": len(anchors),
+               "repeat": args.repeat, "cpus": os.cpu_count(), "shapes": {}}
     try:
-        log = tmp / "train.log"
-        size = args.size_mb << 20
-        t = time.perf_counter()
-        generate(log, size)
-        print(f"generated {log} ({size >> 20} MB) in {time.perf_counter() - t:.1f} s")
-        ruleset = load_ruleset(user_rules=False)
-        anchors = anchors_of(ruleset)
-        (tmp / "anchors.txt").write_text("\n".join(anchors) + "\n")
-        try:
-            import hyperscan  # noqa: F401
-            have_hs = True
-        except ImportError:
-            have_hs = False
+        for shape in shapes:
+            log = tmp / f"{shape}.log"
+            t = time.perf_counter()
+            info = gen_logs.generate(log, size, shape)
+            share = gen_logs.anchor_share(log, anchors) if size <= (256 << 20) else None
+            print(f"generated {shape} log: {size >> 20} MB, {info.lines} lines in {time.perf_counter() - t:.1f} s"
+                  + (f", {share:.1%} of lines hit an anchor" if share is not None else ""), flush=True)
+            tf = [sys.executable, "-m", "tfhelp", "--from-log", str(log), "--json"]
+            cmds = {
+                "bare": ([sys.executable, "-c", BARE, str(log)], None),
+                "default": (tf, base_env),
+                "pure": (tf, pure_env),
+            }
+            if shutil.which("grep"):
+                cmds["grep"] = (["grep", "-c", "-F", "-f", str(tmp / "anchors.txt"), str(log)], None)
+            if not args.no_floor:
+                cmds["floor-newlines"] = ([sys.executable, "-c", FLOOR, "count", str(log)], None)
+                cmds["floor-hyperscan"] = ([sys.executable, "-c", FLOOR, "hyperscan", str(log),
+                                             str(tmp / "anchors.txt")], base_env)
+                cmds["floor-fold-split-count"] = ([sys.executable, "-c", FLOOR, "fold", str(log)], None)
+            empty = tmp / "one-line.log"
+            empty.write_bytes(b"Epoch 1/1\n")
+            cmds["startup"] = ([sys.executable, "-m", "tfhelp", "--from-log", str(empty), "--json"], base_env)
+            docs = {}
 
-        tf = [sys.executable, "-m", "tfhelp", "--from-log", str(log), "--json"]
-        timed(tf, env=env)  # warm the page cache and the rule cache
-        results = {"size_mb": size >> 20, "rules": len(ruleset.rules), "anchors": len(anchors),
-                   "hyperscan": have_hs}
-        bare = best([sys.executable, "-c", BARE, str(log)], args.repeat)
-        grep = best(["grep", "-c", "-F", "-f", str(tmp / "anchors.txt"), str(log)], args.repeat) \
-            if shutil.which("grep") else (float("nan"), float("nan"))
-        scan = best(tf, args.repeat, env=env)
-        pure = best([sys.executable, "-m", "tfhelp", "log", str(log), "--json", "--prefilter", "ahocorasick"],
-                    max(1, args.repeat - 1), env=env)
-        out = subprocess.run(tf, capture_output=True, env=env)
-        doc = json.loads(out.stdout)
-        found = [(d["id"], d["first_line"], d["count"]) for d in doc["diagnoses"]]
-        gb = size / 1e9
-        results.update(bare_s=bare[0], grep_s=grep[0], scan_s=scan[0], scan_rss_mb=scan[1],
-                       pure_s=pure[0], pure_rss_mb=pure[1], findings=found,
-                       prefilter=doc["scan"]["prefilter"])
-        print(f"\nlog scan, {size >> 20} MB, {len(ruleset.rules)} rules / {len(anchors)} anchors "
-              f"(prefilter {doc['scan']['prefilter']}):")
-        print(f"  {'measure':44} {'s':>7} {'s/GB':>7} {'peak MB':>8}")
-        rows = [
-            ("(a) bare Python 8 MB chunk read", bare, None),
-            ("(b) grep -c -F -f anchors.txt", grep, None),
-            ("tfhelp --from-log", scan, None),
-            ("tfhelp --from-log --prefilter ahocorasick", pure, None),
-        ]
-        for name, (s, rss, _inner), _ in rows:
-            print(f"  {name:44} {s:7.2f} {s / gb:7.2f} {rss:8.1f}")
-        print(f"  scan / bare read : {scan[0] / bare[0]:6.2f}x  (target <= 2x)")
-        print(f"  scan / grep      : {scan[0] / grep[0]:6.2f}x  (target <= 1x)")
-        print(f"  peak RSS         : {scan[1]:6.1f} MB (target < 200 MB)")
-        print(f"  pure-Python scan / bare read : {pure[0] / bare[0]:6.2f}x, / grep : {pure[0] / grep[0]:6.2f}x")
-        print(f"  (in-process scan time, without start-up and rule loading: {scan[2]:.2f} s hyperscan, "
-              f"{pure[2]:.2f} s pure Python)")
-        print(f"  findings: {found}")
-        results.update(ratio_bare=scan[0] / bare[0], ratio_grep=scan[0] / grep[0])
+            def checker(name):
+                def check(text):
+                    docs[name] = check_found(text, info, f"{shape}/{name}")
+                return check
 
-        if not args.no_scaling:
+            timed(cmds["bare"][0])          # page cache
+            timed(tf, base_env)             # rule cache, hyperscan database cache
+            m = measure(cmds, args.repeat, {"default": checker("default"), "pure": checker("pure")})
+            bare = m["bare"][0]
+            row = {name: {"s": s, "rss_mb": mb, "runs": runs, "ratio_bare": s / bare} for name, (s, mb, runs) in m.items()}
+            d = docs["default"]
+            row["info"] = {"lines": info.lines, "root_line": info.root_line, "ending_line": info.ending_line,
+                           "anchor_share": share, "prefilter": d["scan"]["prefilter"],
+                           "prefilter_pure": docs["pure"]["scan"]["prefilter"],
+                           "candidate_lines": d["scan"]["candidate_lines"], "windows": d["scan"]["windows"],
+                           "scan_seconds": d["scan"]["seconds"],
+                           "findings": [(x["id"], x["first_line"], x["count"]) for x in d["diagnoses"]]}
+            row["pure_vs_default"] = m["pure"][0] / m["default"][0]
+            results["shapes"][shape] = row
+            print(f"\n{shape}, {size >> 20} MB ({row['info']['candidate_lines']} candidate lines, "
+                  f"{row['info']['windows']} engine calls; prefilter {row['info']['prefilter']}), "
+                  f"median of {args.repeat} interleaved runs:")
+            print(f"  {'measure':26} {'s':>8} {'x bare':>8} {'peak MB':>8}")
+            for name, (s, mb, _runs) in m.items():
+                print(f"  {name:26} {s:8.3f} {s / bare:8.2f} {mb:8.1f}")
+            ok = lambda c: "ok" if c else "MISSED"  # noqa: E731
+            print(f"  default <= 2x bare: {ok(m['default'][0] <= 2 * bare)}; RSS < 200 MB: "
+                  f"{ok(m['default'][1] < 200 and m['pure'][1] < 200)}; pure <= 3x default: "
+                  f"{ok(row['pure_vs_default'] <= 3)} ({row['pure_vs_default']:.2f}x); planted cause and ending "
+                  f"found by both: ok", flush=True)
+        headline = results["shapes"].get("dense") or next(iter(results["shapes"].values()))
+        # flat keys for benchmarks/run_all.py (the dense log is the issue's headline)
+        results.update(bare_s=headline["bare"]["s"], grep_s=headline.get("grep", {}).get("s", float("nan")),
+                       scan_s=headline["default"]["s"], scan_rss_mb=headline["default"]["rss_mb"],
+                       pure_s=headline["pure"]["s"], pure_rss_mb=headline["pure"]["rss_mb"],
+                       prefilter=headline["info"]["prefilter"], findings=headline["info"]["findings"])
+        if args.scaling and "sparse" in shapes:
+            log = tmp / "sparse.log"
+            tf = [sys.executable, "-m", "tfhelp", "--from-log", str(log), "--json"]
             n = len(ruleset.rules)
-            print(f"\nrule scaling ({n} shipped rules):")
-            base = scan[0]
+            print(f"\nrule scaling on the sparse log ({n} shipped rules):")
+            cmds = {"x1": (tf, base_env)}
             for factor in (10, 100):
                 folder = tmp / f"rules-x{factor}"
                 synthetic_rules(folder, n * (factor - 1))
-                cmd = tf + ["--rules", str(folder)]
-                timed(cmd, env=env)  # builds the rule cache once
-                s = best(cmd, args.repeat, env=env)
-                sp = best([sys.executable, "-m", "tfhelp", "log", str(log), "--json", "--prefilter", "ahocorasick",
-                           "--rules", str(folder)], max(1, args.repeat - 1), env=env)
-                print(f"  {factor:3d}x rules ({n * factor:6d}): wall {s[0]:6.2f} s = {s[0] / base:5.2f}x; "
-                      f"scan alone {s[2]:6.2f} s = {s[2] / scan[2]:5.2f}x (target < 2x at 100x); "
-                      f"pure-Python wall {sp[0] / pure[0]:5.2f}x, scan alone {sp[2] / pure[2]:5.2f}x; peak {s[1]:.0f} MB")
-                results[f"scale_{factor}x_scan_ratio"] = s[2] / scan[2]
-                results[f"scale_{factor}x_pure_scan_ratio"] = sp[2] / pure[2]
-                results[f"scale_{factor}x_s"] = s[0]
-                results[f"scale_{factor}x_ratio"] = s[0] / base
-                results[f"scale_{factor}x_pure_ratio"] = sp[0] / pure[0]
+                cmds[f"x{factor}"] = (tf + ["--rules", str(folder)], base_env)
+                timed(cmds[f"x{factor}"][0], base_env)  # builds the rule cache once
+            inner = {k: [] for k in cmds}   # the scan alone, as the JSON reports it (no start-up)
+
+            def keep(name):
+                return lambda text: inner[name].append(json.loads(text)["scan"]["seconds"])
+
+            m = measure(cmds, args.repeat, {k: keep(k) for k in cmds})
+            scan1 = statistics.median(inner["x1"])
+            for factor in (10, 100):
+                r = m[f"x{factor}"][0] / m["x1"][0]
+                rs = statistics.median(inner[f"x{factor}"]) / scan1
+                print(f"  {factor:3d}x rules ({n * factor:6d}): whole command {m[f'x{factor}'][0]:.2f} s = {r:.2f}x; "
+                      f"scan alone {rs:.2f}x (target < 2x at 100x); peak {m[f'x{factor}'][1]:.0f} MB")
+                results[f"scale_{factor}x_s"] = m[f"x{factor}"][0]
+                results[f"scale_{factor}x_ratio"] = r
+                results[f"scale_{factor}x_scan_ratio"] = rs
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     finally:
