@@ -73,10 +73,11 @@ def _cli(base: Path, *args: str, seed: str) -> bytes:
     return r.stdout
 
 
-def _dask_shaped(base: Path, monkeypatch) -> bytes:
-    """What ``--dask`` does, without a cluster: the client's rule bundle, ``scan_paths`` over the
-    command's batches, each batch in a "fresh worker" (no rule base, no prefilter yet), results
-    gathered in a shuffled completion order, then the same ``document``."""
+def _dask_shaped(base: Path, monkeypatch) -> tuple:
+    """What ``--dask`` does, without a cluster: the client's rule bundle, ``scan_paths_encoded``
+    over the command's batches, each batch in a "fresh worker" (no rule base, no prefilter yet),
+    results gathered in a shuffled completion order, then ``document_json``.  Also returns the
+    reference: ``json.dumps(document(...))`` of plain ``scan_path`` results."""
     from tfhelp.assistant.frontends.commands.triage import _batches
 
     monkeypatch.chdir(base)
@@ -85,20 +86,24 @@ def _dask_shaped(base: Path, monkeypatch) -> bytes:
     bundle = json.loads(json.dumps(rule_bundle(user_rules=False)))  # as it travels: plain data
     batches = _batches(pairs, 3)
     random.Random(5).shuffle(batches)
-    results = []
+    entries = []
     for batch in batches:
         monkeypatch.setattr(triage, "_STATE", {"key": None, "ruleset": None})
         scan._PREFILTERS.last = None
-        results.extend(reversed(triage.scan_paths(batch, triage.Options(user_rules=False), bundle)))
-    doc = triage.document(results, problems)
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+        entries.extend(reversed(triage.scan_paths_encoded(batch, triage.Options(user_rules=False), bundle)))
+    shaped = (triage.document_json(entries, problems) + "\n").encode()
+    plain = [triage.scan_path(p, triage.Options(user_rules=False), bundle, open_as=o) for p, o in pairs]
+    reference = (json.dumps(triage.document(plain, problems), indent=2, ensure_ascii=False) + "\n").encode()
+    return shaped, reference
 
 
 def test_jobs_1_jobs_2_and_a_dask_shaped_merge_print_identical_json(tree, monkeypatch):
     one = _cli(tree, "--jobs", "1", seed="1")
     two = _cli(tree, "--jobs", "2", seed="2")
     assert one == two
-    assert _dask_shaped(tree, monkeypatch) == one
+    shaped, reference = _dask_shaped(tree, monkeypatch)
+    assert shaped == one
+    assert reference == one  # the pre-encoded document is byte for byte json.dumps(document(...))
     doc = json.loads(one)
     # the tree really exercises every kind of entry, so the equality covers them all
     assert doc["summary"] and doc["unexplained_crashes"]
@@ -144,3 +149,8 @@ def test_a_worker_builds_the_prefilter_once_for_many_files_and_once_per_thread(t
     triage.scan_path(paths[0], triage.Options(user_rules=False, backend="ahocorasick"))
     assert len(built) == 3
 
+
+def test_document_json_without_files_is_json_dumps_of_the_document():
+    problems = [("nope/*.log", "no file matches")]
+    assert triage.document_json([], problems) == json.dumps(triage.document([], problems), indent=2,
+                                                            ensure_ascii=False)

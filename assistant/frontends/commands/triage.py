@@ -10,7 +10,6 @@ run and a local run print the same JSON.
 """
 from __future__ import annotations
 
-import json
 import os
 
 NAME = "triage"
@@ -93,13 +92,14 @@ def run(args, ctx) -> int:
     except DaskError as exc:
         ctx.stderr.write(f"tfhelp: --dask: {exc}\n")
         return 2
-    doc = triage.document(results, problems)
+    results.sort(key=lambda e: e.path)
+    doc, tally = triage.summarize(results, problems)
     if getattr(args, "json", False):
-        ctx.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        ctx.stdout.write(triage.document_json(results, problems) + "\n")
     else:
         from tfhelp.assistant.render.triage import render_triage
 
-        render_triage(doc, triage.tally(doc["files"]), ctx.console())
+        render_triage(doc, tally, ctx.console())
     for e in doc["errors"]:
         ctx.stderr.write(f"tfhelp: {e['path']}: {e['error']} (skipped)\n")
     for e in doc["incomplete"]:
@@ -122,14 +122,15 @@ def _batches(pairs: list, jobs: int) -> list:
 
 # -- local worker processes --------------------------------------------------------------------
 def run_local(pairs: list, options, ruleset, jobs: int, progress=None) -> list:
-    """Scan ``[(shown path, path to open)]`` in ``jobs`` processes (1: in this one)."""
+    """Scan ``[(shown path, path to open)]`` in ``jobs`` processes (1: in this one); a list of
+    :class:`tfhelp.kb.triage.Encoded`, in no particular order."""
     from tfhelp.kb import triage
 
     triage.use_ruleset(ruleset, options)
     if jobs <= 1 or len(pairs) <= 1:
         out = []
         for shown, real in pairs:
-            out.append(triage.scan_path(shown, options, open_as=real))
+            out.append(triage.Encoded.of(triage.scan_path(shown, options, open_as=real)))
             if progress:
                 progress(1)
         return out
@@ -188,7 +189,7 @@ def _scan_batch(job) -> list:
     from tfhelp.kb import triage
 
     batch, options = job
-    return triage.scan_paths(batch, options)
+    return triage.scan_paths_encoded(batch, options)
 
 
 # -- Dask ---------------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ class DaskError(Exception):
 
 def run_dask(address: str, pairs: list, options, ruleset_args=((), True), progress=None,
              client=None, timeout: float = 30.0) -> list:
-    """The same per-file function as Dask tasks on the cluster at ``address`` (or ``client``)."""
+    """The same per-file function as Dask tasks on the cluster at ``address`` (or ``client``);
+    a list of :class:`tfhelp.kb.triage.Encoded` as :func:`run_local` returns."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -220,7 +222,7 @@ def run_dask(address: str, pairs: list, options, ruleset_args=((), True), progre
         bundle = rule_bundle(extra_dirs=list(rule_dirs), user_rules=user_rules)
         [shared] = client.scatter([bundle], broadcast=True)  # sent once per worker, not per task
         batches = _batches(pairs, max(1, _dask_threads(client)))
-        futures = client.map(triage.scan_paths, batches, options=options, bundle=shared, pure=False)
+        futures = client.map(triage.scan_paths_encoded, batches, options=options, bundle=shared, pure=False)
         out = []
         try:
             for fut in as_completed(futures):
