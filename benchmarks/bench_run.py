@@ -14,6 +14,8 @@ Workloads (both scripts use the standard library only):
   120 KB line every 10 epochs, and a final ResourceExhaustedError traceback (exit status 1), so
   tfhelp also diagnoses the kept output: that cost is part of the figure.
 * ``fit-ok``: the same output without the traceback, exit status 0: the relay alone.
+* ``hello``: one line, exit status 0: tfhelp's fixed cost (start-up, spawn, exit), which the
+  other figures include once; a real training run lasts minutes, these last seconds.
 
 Modes: ``pipe`` (stdout and stderr to files) and ``pty`` (under util-linux
 ``script -qec CMD /dev/null`` with script's stdout to a file: exactly the bytes that reached the
@@ -43,6 +45,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+HELLO_SCRIPT = 'print("hello")\n'
 
 LINES_SCRIPT = """\
 import sys
@@ -153,7 +157,8 @@ def measure(direct, wrapped, tmp: Path, repeat: int, env, mode: str, workload: s
     med = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
     pair = statistics.median(w[0] / d[0] for d, w in zip(runs["direct"], runs["wrapped"]))
-    names = {"lines": mode, "fit": f"{mode}, keras-fit output + diagnosis", "fit-ok": f"{mode}, keras-fit output"}
+    names = {"lines": mode, "fit": f"{mode}, keras-fit output + diagnosis", "fit-ok": f"{mode}, keras-fit output",
+             "hello": f"{mode}, one line (fixed cost)"}
     res = {"mode": names[workload], "workload": workload,
            "direct_median_s": med["direct"], "wrapped_median_s": med["wrapped"],
            "direct_best_s": min(w for w, _ in runs["direct"]), "wrapped_best_s": min(w for w, _ in runs["wrapped"]),
@@ -165,8 +170,9 @@ def measure(direct, wrapped, tmp: Path, repeat: int, env, mode: str, workload: s
                len({s for k, s in statuses if k == "direct"} | {s for k, s in statuses if k == "wrapped"}) == 1,
            "rounds": repeat, "loadavg_1min": [round(load0, 2), round(load1, 2)]}
     res.update(_identity(mode, tmp, label))
+    extra = f", +{1000 * (med['wrapped'] - med['direct']):.0f} ms" if workload == "hello" else ""
     print(f"{workload:6} {mode:4}  direct {med['direct']:.3f} s, tfhelp run {med['wrapped']:.3f} s (medians of "
-          f"{repeat}): {res['ratio_of_medians']:.3f}x, per-round {pair:.3f}x; CPU {cpu['direct']:.2f} s vs "
+          f"{repeat}): {res['ratio_of_medians']:.3f}x{extra}, per-round {pair:.3f}x; CPU {cpu['direct']:.2f} s vs "
           f"{cpu['wrapped']:.2f} s ({res['cpu_ratio']:.2f}x); {res['bytes']:,} bytes, identical: {res['identical']}"
           f"{' (+ %d bytes of tfhelp report)' % res['tfhelp_extra_bytes'] if res['tfhelp_extra_bytes'] else ''}; "
           f"exit {res['exit_statuses']}; load {load0:.1f} -> {load1:.1f}", flush=True)
@@ -178,7 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lines", type=int, default=1_000_000, help="lines printed by the 'lines' workload")
     ap.add_argument("--epochs", type=int, default=100, help="epochs of the 'fit' workload (938 steps each)")
     ap.add_argument("--repeat", type=int, default=5, help="rounds per case (>= 5 for the README figures)")
-    ap.add_argument("--workload", choices=("lines", "fit", "fit-ok", "all"), default="all")
+    ap.add_argument("--workload", choices=("hello", "lines", "fit", "fit-ok", "all"), default="all")
     ap.add_argument("--mode", choices=("pipe", "pty", "all"), default="all")
     ap.add_argument("--pty", action="store_true", help="kept for old callers: pty is measured by default")
     ap.add_argument("--json", metavar="PATH")
@@ -189,14 +195,16 @@ def main(argv=None) -> int:
     if "pty" in modes and not shutil.which("script"):
         print("pty: util-linux `script` not found, measuring pipes only")
         modes.remove("pty")
-    workloads = ["lines", "fit", "fit-ok"] if args.workload == "all" else [args.workload]
+    workloads = ["hello", "lines", "fit", "fit-ok"] if args.workload == "all" else [args.workload]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other jobs share this machine)")
     tmp = Path(tempfile.mkdtemp(prefix="tfhelp-bench-run-"))
     results = []
     try:
         for workload in workloads:
             script = tmp / f"{workload}.py"
-            if workload == "lines":
+            if workload == "hello":
+                body = HELLO_SCRIPT
+            elif workload == "lines":
                 body = LINES_SCRIPT.format(lines=args.lines)
             else:
                 body = FIT_SCRIPT.format(epochs=args.epochs, status=int(workload == "fit"))
