@@ -362,9 +362,9 @@ class Engine:
             from tfhelp.kb.crash import attach, detect
 
             attach(report, detect(doc.lines))
-        if rules is None and crash:
+        if rules is None and crash and all(d.rule.severity == "harmless" for d in report.diagnoses):
             # Last resort for fragments / rewordings no matcher knows: resemblance to rules' own
-            # examples (kb/resemble.py). After attach: a resemblance never explains a crash.
+            # examples (kb/resemble.py, imported only here). After attach: it never explains a crash.
             from tfhelp.kb import resemble
 
             resemble.attach(report, doc, self.ruleset, eff_env, failed_before)

@@ -225,3 +225,18 @@ def test_masking_hides_paths_numbers_and_quote_styles():
     a = resemble.shape('Failed to load "C:\\Users\\me\\lib\\cudnn64_8.dll" at step 12')
     b = resemble.shape("Failed to load '/usr/lib/x86_64/libcudnn.so.9' at step 7")
     assert a == b
+
+
+def test_a_diagnosis_a_rule_explains_does_not_load_the_layer():
+    # start-up budget: the layer's modules are imported only when nothing but notices fired
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    traceback = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "traceback-40.txt"
+    code = ("import sys; from tfhelp.kb.loader import load_ruleset; from tfhelp.kb.engine import Engine; "
+            "r = Engine(load_ruleset(user_rules=False)).diagnose(sys.stdin.read()); "
+            "print(bool(r.diagnoses), 'tfhelp.kb.resemble' in sys.modules, 'tfhelp.kb.resemble_index' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], input=traceback.read_text(encoding="utf-8"),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "False"]
