@@ -101,6 +101,20 @@ def test_fix_is_planned_for_the_target_and_declining_changes_nothing(monkeypatch
     assert "Not applied." in text and ran == []
 
 
+def test_fix_of_a_resemblance_says_no_rule_pattern_fired_before_asking(monkeypatch):
+    """A fragment answered only by resemblance (kb/resemble.py) is flagged at the confirmation."""
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran something"))
+    s, c = session(answers=[False])
+    s.handle("numpy.core.umath failed to impor")
+    assert getattr(s._current(), "matched_by", "") == "resemblance"
+    s.handle("fix it")
+    flat = " ".join(out(c).split())
+    assert "matched by resemblance to a known report (similarity" in flat
+    assert "check that it is your error before applying its fix" in flat
+
+
 @pytest.mark.parametrize("words,cmd", [("fix it", "fix"), ("Fix it!", "fix"), ("please undo", "undo"),
                                        ("gpu test", "gpu"), ("why", "why"), ("other fixes", "alt"),
                                        ("/HISTORY", "history")])

@@ -359,6 +359,11 @@ class Session:
         plan = build_plan(fix, actx, rule_id=d.id, fix_index=order,
                           previous_failures=self.journal.failed_fixes(self.python, d.id))
         render_plan(plan, self.console)
+        if getattr(d, "matched_by", "") == "resemblance":  # kb/resemble.py: no rule pattern fired
+            sim = getattr(d, "similarity", None)
+            how = f" (similarity {round(sim)}%)" if isinstance(sim, (int, float)) else ""  # 0-100
+            self.say(f"This diagnosis was matched by resemblance to a known report{how}, not by the rule's "
+                     "own pattern: check that it is your error before applying its fix.", "yellow")
         if not plan.runnable:
             self.say("This fix can't be run as planned; nothing was changed.", "bold red")
             return
