@@ -305,3 +305,18 @@ def test_repl_shows_an_unexplained_crash():
     text = c.file.getvalue()
     assert "Unexplained crash at line 6" in text
     assert "DatasetShardMissing" in text
+
+
+def test_a_paste_of_100000_exception_lines_is_one_bounded_incident():
+    """Every line an exception, each within CLUSTER_GAP of the next: the final incident is capped
+    at MAX_CLUSTER_EVENTS events (collected without front inserts, which made this quadratic) and
+    still names the last line as what ended the run; the far first line is not part of it."""
+    from tfhelp.kb import crash as crash_mod
+
+    lines = ["RuntimeError: the first one"] + [f"ValueError: x{i % 7}" for i in range(100_000)]
+    c = detect(lines)
+    assert c is not None and c.primary == 100_001 and c.summary == "ValueError: x" + str(99_999 % 7)
+    assert 1 not in {x.line for x in c.lines}
+    assert len(c.lines) <= crash_mod.MAX_LINES
+    small = detect(lines[:50])  # a short paste of the same shape: the last line still ends it
+    assert small.primary == 50
