@@ -41,6 +41,9 @@ _BACKSLASH_TOKEN = re.compile(r"""[^\s'"]*\\[^\s'"]*""")
 # dotted module name followed by another escaped underscore, not a file.
 _WINDOWS_PATH = re.compile(r"[A-Za-z]:\\|^\(?\\\\[A-Za-z0-9]|(?:site|dist)-packages\\|\\(?:Lib|lib|Scripts|AppData|Users)\\|"
                            r"\\[\w.-]+\.(?:py|pyd|pyc|dll|exe|so|h5|keras|json|txt|csv|log|ipynb)(?![\w\\])", re.I)
+_DRIVE = re.compile(r"[A-Za-z]:\\")
+_BACKSLASH_NOT_BEFORE_UNDERSCORE = re.compile(r"(?<!\\)\\+(?![\\_])")
+_UNESCAPED_UNDERSCORE = re.compile(r"(?<!\\)_")
 # A short quoted identifier whose only spaces sit next to underscores: '_ is_tf_ 1' -> '_is_tf_1'.
 _QUOTED = re.compile(r"'([A-Za-z0-9_. ]{1,80})'")
 _SPACE_NEXT_TO_UNDERSCORE = re.compile(r"(?<=_) +| +(?=_)")
@@ -76,9 +79,17 @@ def _unspace_quoted(match: re.Match) -> str:
     return match.group(0)
 
 
+def _all_underscores_escaped(token: str) -> bool:
+    """Markdown escapes every underscore of a name (cudart64\\_110.dll, libtensorflow\\_io.so); a
+    Windows path leaves the ones after its separator alone (keras\\__init__.py). Only a token whose
+    backslashes all stand before underscores, with no drive letter, can be read this way."""
+    return ("_" in token and not _DRIVE.search(token) and not _BACKSLASH_NOT_BEFORE_UNDERSCORE.search(token)
+            and not _UNESCAPED_UNDERSCORE.search(token))
+
+
 def _unescape_token(match: re.Match) -> str:
     token = match.group(0)
-    if _WINDOWS_PATH.search(token):
+    if _WINDOWS_PATH.search(token) and not _all_underscores_escaped(token):
         return token  # keras\__init__.py is a path separator, not an escaped underscore
     return _MD_ESCAPE.sub("", token)
 

@@ -62,3 +62,15 @@ def test_windows_paths_are_not_unescaped():
     assert repair_line(line) == line
     assert repair_line(r"site-packages\keras\__init__.py") == r"site-packages\keras\__init__.py"
     assert repair_line(r"\\server\share\x.py") == r"\\server\share\x.py"
+
+
+def test_escaped_underscores_in_library_file_names_are_undone():
+    """A web copy escapes every underscore of a name; a Windows path escapes none after its
+    separator. cudart64\\_110.dll and libtensorflow\\_io.so are names, keras\\__init__.py a path."""
+    assert repair_line(r"Could not load dynamic library 'cudart64\_110.dll'") == \
+        "Could not load dynamic library 'cudart64_110.dll'"
+    assert repair_line(r"/usr/lib/site-packages/tensorflow\_io/python/ops/libtensorflow\_io.so: undefined symbol") \
+        == "/usr/lib/site-packages/tensorflow_io/python/ops/libtensorflow_io.so: undefined symbol"
+    assert repair_line(r"keras\__init__.py") == r"keras\__init__.py"
+    assert repair_line(r"C:\Users\me\_x.dll") == r"C:\Users\me\_x.dll"
+    assert repair_line(r"dir\_a\b.py") == r"dir\_a\b.py"
