@@ -22,6 +22,18 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
+def prefilter_backends() -> list:
+    """The log scanner's prefilter back-ends installed here: pyahocorasick always, hyperscan where
+    it has wheels (the scan must give the same answers with either)."""
+    out = ["ahocorasick"]
+    try:
+        import hyperscan  # noqa: F401
+        out.append("hyperscan")
+    except ImportError:
+        pass
+    return out
+
+
 def write_rule(folder: Path, category: str, rule_id: str, body: str) -> Path:
     d = folder / category
     d.mkdir(parents=True, exist_ok=True)

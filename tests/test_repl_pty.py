@@ -46,6 +46,14 @@ PASTE = ("Traceback (most recent call last):\n"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]")
 
 
+def leave_with_ctrl_d(child) -> None:
+    """End a REPL at its prompt the way a user does: Ctrl-D, the goodbye, then end of file."""
+    time.sleep(0.3)
+    child.sendcontrol("d")
+    child.expect("bye")
+    child.expect(pexpect.EOF)
+
+
 @pytest.mark.parametrize("term", ["xterm-256color", "dumb"])
 def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
     rules = os.environ["TFHELP_USER_RULES"]
@@ -80,10 +88,7 @@ def test_paste_fix_verify_undo_in_a_real_terminal(term, target, tmp_path):
         child.send("y\r")
         child.expect("Restored")
         child.expect("tfhelp>")
-        time.sleep(0.3)
-        child.sendcontrol("d")
-        child.expect("bye")
-        child.expect(pexpect.EOF)
+        leave_with_ctrl_d(child)
     finally:
         child.close()
         log.close()

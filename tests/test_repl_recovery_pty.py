@@ -2,19 +2,16 @@
 (TFHELP_FAULT), then `tfhelp` (the REPL) starts, reports the half-done fix before the first
 prompt, offers to undo it, and puts the file back when the user says yes."""
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-pexpect = pytest.importorskip("pexpect")
-
-from conftest import write_rule  # noqa: E402
-from test_repl_journal import fake_python  # noqa: E402
-from tfhelp.assistant.fixes.journal import Journal  # noqa: E402
+from conftest import write_rule
+from test_repl_journal import fake_python
+from test_repl_pty import ANSI, leave_with_ctrl_d, pexpect
+from tfhelp.assistant.fixes.journal import Journal
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty and SIGKILL")
 
@@ -42,7 +39,6 @@ verified: false
 """
 
 ORIGINAL = "import tensorflow as tf\na = tf.random_normal_repl((3, 3))\n"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]")
 
 
 def test_repl_start_finds_a_fix_killed_mid_way_and_undoes_it(tmp_path):
@@ -73,10 +69,7 @@ def test_repl_start_finds_a_fix_killed_mid_way_and_undoes_it(tmp_path):
         child.send("y\r")
         child.expect("Restored")
         child.expect("tfhelp>")
-        time.sleep(0.3)
-        child.sendcontrol("d")
-        child.expect("bye")
-        child.expect(pexpect.EOF)
+        leave_with_ctrl_d(child)
     finally:
         child.close()
         log.close()

@@ -14,20 +14,12 @@ import pytest
 from tfhelp.kb.anchors import MultiLiteral
 from tfhelp.kb.loader import load_ruleset
 from tfhelp.kb.scan import LogError, LogScanner, open_log, scan_file
+from conftest import prefilter_backends
 
 ROOT = Path(__file__).resolve().parent.parent
 FIT_LOG = ROOT / "corpus" / "logs" / "keras-fit-clean" / "run.log"
 TFHELP = [sys.executable, "-m", "tfhelp"]
 
-
-def _backends():
-    out = ["ahocorasick"]
-    try:
-        import hyperscan  # noqa: F401
-        out.append("hyperscan")
-    except ImportError:
-        pass
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +101,7 @@ def find(report, rule_id):
 
 
 # -- the prefilter ------------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", _backends())
+@pytest.mark.parametrize("backend", prefilter_backends())
 def test_prefilter_reports_first_hit_per_line(backend):
     ml = MultiLiteral(["oom when allocating", "cudnn", "héllo"], backend=backend)
     buf = b"nothing\nfoo OOM When Allocating x cudnn\nabc\nCUDNN and cudnn\nh\xc3\xa9llo\n"
@@ -126,7 +118,7 @@ def test_prefilter_without_literals_finds_nothing():
 
 
 # -- findings in a real training log -----------------------------------------------------------
-@pytest.mark.parametrize("backend", _backends())
+@pytest.mark.parametrize("backend", prefilter_backends())
 def test_error_planted_in_real_keras_fit_log(ruleset, backend):
     data, line = build_log(epochs=400, plant_at=200)
     report, stats = scan_bytes(data, ruleset, backend=backend)
@@ -390,7 +382,7 @@ def test_memory_stays_bounded_on_a_log_larger_than_the_bound(tmp_path):
     assert int(rss_kb) < 200 * 1024, f"peak RSS {int(rss_kb) // 1024} MB"
 
 
-@pytest.mark.skipif("hyperscan" not in _backends(), reason="the database cache is hyperscan's")
+@pytest.mark.skipif("hyperscan" not in prefilter_backends(), reason="the database cache is hyperscan's")
 def test_compiled_prefilter_is_cached_and_survives_corruption(tmp_path):
     lits = ["oom when allocating", "cudnn", "illegal instruction"]
     buf = b"a\nCUDNN x\nnothing\nIllegal instruction (core dumped)\n"

@@ -17,20 +17,12 @@ import pytest
 from tfhelp.kb.loader import load_ruleset
 from tfhelp.kb.scan import scan_file
 
-from conftest import ROOT
+from conftest import ROOT, prefilter_backends
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import gen_logs  # noqa: E402
 
 
-def _backends():
-    out = ["ahocorasick"]
-    try:
-        import hyperscan  # noqa: F401
-        out.append("hyperscan")
-    except ImportError:
-        pass
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +43,10 @@ def summary(data: bytes, ruleset, chunk: int, **kw):
 
 
 def assert_same(data: bytes, ruleset, chunk: int = 1 << 18):
-    ref_backend = _backends()[-1]
+    ref_backend = prefilter_backends()[-1]
     ref, ref_stats = summary(data, ruleset, chunk, backend=ref_backend, dedup=False)
     assert ref["findings"], "the input should have findings, or the comparison says little"
-    for backend in _backends():
+    for backend in prefilter_backends():
         got, stats = summary(data, ruleset, chunk, backend=backend)
         assert got == ref, f"{backend} de-duplicating path differs from the per-line path"
     return ref, ref_stats
@@ -144,7 +136,7 @@ def test_one_line_repeated_counts_every_line(ruleset):
 def test_dense_path_is_taken(ruleset):
     """The comparison means something only if the shortcut really runs: the dense input is
     looked at with far fewer engine calls than it has anchor hits."""
-    _, stats = summary(mixed_log(5, 6000), ruleset, 1 << 18, backend=_backends()[-1])
+    _, stats = summary(mixed_log(5, 6000), ruleset, 1 << 18, backend=prefilter_backends()[-1])
     assert stats.candidates > 1000
     assert stats.windows < stats.candidates / 10
 
