@@ -27,11 +27,11 @@ import statistics
 import sys
 import time
 
-from common import ROOT, print_table, row
+from common import ROOT, print_table, row, time_fn
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tfhelp.kb import resemble, resemble_eval  # noqa: E402
+from tfhelp.kb import resemble, resemble_eval, resemble_index  # noqa: E402
 from tfhelp.kb.engine import Engine  # noqa: E402
 from tfhelp.kb.loader import load_ruleset  # noqa: E402
 
@@ -39,12 +39,8 @@ TRACEBACK = ROOT / "benchmarks" / "data" / "traceback-40.txt"
 
 
 def _cpu(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times)
+    """CPU time, not wall: the machine's load moves wall time more than the layer does."""
+    return time_fn(fn, repeat, clock=time.process_time)
 
 
 class _LayerOff:
@@ -78,7 +74,7 @@ def cost(repeat: int) -> tuple:
         with_index.append(_cpu(load_and_index, 1))
     b, w = statistics.median(base), statistics.median(with_index)
     rs = load_ruleset(user_rules=False)
-    cold = _cpu(lambda: resemble.build_index(rs), max(3, repeat // 3))
+    cold = _cpu(lambda: resemble_index.build_index(rs), max(3, repeat // 3))
     rows.append(row("rule-set load + index (warm caches)", w * 1000, b * 1000, 1.5, unit="ms",
                     note=f"cold index build {cold * 1000:.1f} ms"))
     figs.update(load_ms=b * 1000, load_with_index_ms=w * 1000, cold_index_build_ms=cold * 1000)

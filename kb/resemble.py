@@ -38,10 +38,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from tfhelp.kb.report import Diagnosis, Evidence
-from tfhelp.kb.resemble_index import (_CACHE, Entry, Index, _cached_index, _keys, build_index,  # noqa: F401
-                                      cache_key, index_for, salient, self_sufficient)
-from tfhelp.kb.resemble_text import (_EXC_PREFIX, LIBRARIES, _last_token, _parts, analyse,  # noqa: F401
-                                     message_of, shape, tokens)
+from tfhelp.kb.resemble_index import Entry, Index, _keys, index_for, salient, self_sufficient
+from tfhelp.kb.resemble_text import LIBRARIES, _last_token, _parts, analyse, message_of, shape, tokens
 
 #: Lowest similarity (0-100, after masking) that may answer.
 MIN_SIMILARITY = 84

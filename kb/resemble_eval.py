@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tfhelp.kb import resemble
+from tfhelp.kb import resemble, resemble_text
 from tfhelp.kb.resemble import Resemblance
 from tfhelp.kb.normalize import clean_lines
 
@@ -50,7 +50,7 @@ def fragments(text: str) -> dict:
     last = lines[-1].strip()
     if len(lines) > 1:
         out["last-line"] = last
-    exc = [ln.strip() for ln in lines if resemble._EXC_PREFIX.match(ln.strip())]
+    exc = [ln.strip() for ln in lines if resemble_text._EXC_PREFIX.match(ln.strip())]
     if exc:
         msg = resemble.message_of(exc[-1])
         if msg and msg != exc[-1]:

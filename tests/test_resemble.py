@@ -7,7 +7,7 @@ import json
 import pytest
 from rich.console import Console
 
-from tfhelp.kb import resemble
+from tfhelp.kb import resemble, resemble_index
 from tfhelp.kb.crash import exit_status
 from tfhelp.kb.engine import MIN_SCORE, Engine
 from tfhelp.kb.loader import RuleSet, load_ruleset
@@ -187,14 +187,14 @@ def test_index_is_cached_on_disk_and_a_bad_cache_is_a_miss(tmp_path, monkeypatch
     monkeypatch.setenv("TFHELP_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("TFHELP_NO_CACHE", raising=False)
     rs = RuleSet(rules=[WIDGET])
-    first = resemble._cached_index(rs)
+    first = resemble_index._cached_index(rs)
     [path] = tmp_path.glob("resemble-*.json")
-    again = resemble._cached_index(rs)
+    again = resemble_index._cached_index(rs)
     assert [e.shape for e in again.entries] == [e.shape for e in first.entries]
     assert again.by_token == first.by_token
     path.write_text('{"format": 1, "key": "%s", "entries": [[7, false, 0, "x", "x", [], [], false]],'
-                    ' "by_token": {}, "negatives": {}, "token_rules": {}}' % resemble.cache_key(rs))
-    rebuilt = resemble._cached_index(rs)  # names a rule that does not exist: rebuilt
+                    ' "by_token": {}, "negatives": {}, "token_rules": {}}' % resemble_index.cache_key(rs))
+    rebuilt = resemble_index._cached_index(rs)  # names a rule that does not exist: rebuilt
     assert [e.shape for e in rebuilt.entries] == [e.shape for e in first.entries]
 
 
@@ -206,7 +206,7 @@ def test_the_index_lives_with_its_rule_set():
     import gc
 
     gc.collect()
-    assert key not in resemble._CACHE
+    assert key not in resemble_index._CACHE
 
 
 @pytest.mark.parametrize("line,expected", [
