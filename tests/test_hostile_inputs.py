@@ -521,9 +521,9 @@ def test_repl_survives_hostile_pastes_and_hostile_log_files(inputs, tmp_path):
         step("log: nul bytes", f"/log {inputs.nul()}\r".encode(), [b"No Longer Importable"])
         step("log: /dev/zero", b"/log /dev/zero\r", [b"character device"])
         step("log: fifo", f"/log {inputs.fifo()}\r".encode(), [b"named pipe"])
-        # stopped at the decompression bound (256 MiB of the bomb's 2 GiB); the REPL does not yet
-        # say why, as --from-log does (kb.sources' stream.stopped is not shown by /log)
-        step("log: gzip bomb", f"/log {inputs.gzip_bomb()}\r".encode(), [b"256.0 MB"])
+        # stopped at the decompression bound (256 MiB of the bomb's 2 GiB), and /log says why,
+        # as --from-log does
+        step("log: gzip bomb", f"/log {inputs.gzip_bomb()}\r".encode(), [b"gzip bomb; stopped there"])
         step("log: missing file", f"/log {tmp_path}/nope.log\r".encode(), [b"no such file"])
         rss = _vmhwm_mb(child.pid)
         child.sendcontrol("d")
