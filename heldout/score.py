@@ -61,9 +61,13 @@ FAMILIES = {
     "protobuf-descriptors": r"protobuf-descriptors",
     "transformers-keras3": r"transformers|tf-keras|keras3",
     "tf-keras-missing": r"tf-keras-missing|legacy-keras|tf-keras",
-    "numpy-too-old": r"numpy-api-version-too-old|numpy-multiarray|numpy.*old",
+    "numpy-too-old": r"numpy-api-version-too-old|numpy-multiarray|numpy.*old|symbols-package-too-old",
     "keras3-compat-v1-layers": r"keras3-tf-compat-v1|compat-v1-layers|keras3",
-    "keras-tf-mismatch": r"keras.*(tf|tensorflow).*(mismatch|newer|older|version|requires|symbol|attribute)|keras-missing-tf|keras-requires",
+    "keras-tf-mismatch": r"keras.*(tf|tensorflow).*(mismatch|newer|older|version|requires|symbol|attribute)|keras-missing-tf|keras-requires"
+                         # the import-category rules for a Keras 2.x beside a TF it does not match
+                         # (ids and titles from `tfhelp rules list`; added 2026-12-03 with batch 3)
+                         r"|keras-cannot-import|keras-cannot-be-imported|keras-api-v2-missing|keras-metric-already-exists"
+                         r"|tf-compat-v2-no-internal|keras3-under-old-tf",
     # added with batch 2 (2026-12-03); each maps a failure family to rule ids, never to texts
     "keras-private-module": r"keras-engine|keras-src|keras3-.*(private|internal|compat)|symbols-removed|legacy-keras|tf-keras",
     "keras3-kerastensor": r"kerastensor",
