@@ -251,4 +251,6 @@ def _last_line(folded: bytes, key: bytes, n: int) -> int:
     p = folded.rfind(b"\n" + key + b"\n")
     if p < 0:
         return 0  # only at the very start
-    return n - 1 - folded.count(b"\n", p + len(key) + 2)
+    from tfhelp.kb.scan import newlines
+
+    return n - 1 - newlines(folded, p + len(key) + 2)
