@@ -80,3 +80,31 @@ def run_cli():
         return code, out.getvalue(), err.getvalue()
 
     return _run
+
+
+def repl_console(width: int = 110):
+    """A plain, wide, uncoloured console whose output the REPL tests read back as text."""
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False, markup=False,
+                   highlight=False, emoji=False)
+
+
+def repl_session(answers=(), width: int = 110, **kw):
+    """A REPL Session without a terminal: ``answers`` are popped in turn by its yes/no questions
+    (then "no"), which are kept in ``session.asked``; ``kw`` go to Session (python, env, journal...)."""
+    from tfhelp.assistant.context import Context
+    from tfhelp.assistant.frontends.repl import Session
+
+    answers = list(answers)
+    asked = []
+
+    def ask(q):
+        asked.append(q)
+        return answers.pop(0) if answers else False
+
+    c = repl_console(width)
+    kw.setdefault("probe", False)
+    s = Session(Context(), c, ask=ask, **kw)
+    s.asked = asked
+    return s, c

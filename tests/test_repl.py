@@ -1,14 +1,13 @@
 """The REPL's logic (Session) and its prompt_toolkit loop driven through a pipe input."""
-import io
 import os
 import re
 import time
 
 import pytest
 import yaml
+from conftest import repl_console, repl_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-from rich.console import Console
 
 from tfhelp.assistant.frontends import repl
 from tfhelp.assistant.context import Context
@@ -51,8 +50,7 @@ def _error_env_is_the_target(monkeypatch):
 
 
 def console():
-    return Console(file=io.StringIO(), width=110, color_system=None, force_terminal=False, markup=False,
-                   highlight=False, emoji=False)
+    return repl_console(110)
 
 
 def out(c):
@@ -60,17 +58,7 @@ def out(c):
 
 
 def session(answers=(), env=ENV, python="/envs/t/bin/python", **kw):
-    answers = list(answers)
-    asked = []
-
-    def ask(q):
-        asked.append(q)
-        return answers.pop(0) if answers else False
-
-    c = console()
-    s = Session(Context(), c, ask=ask, python=python, probe=False, env=env, **kw)
-    s.asked = asked
-    return s, c
+    return repl_session(answers, env=env, python=python, **kw)
 
 
 def long_traceback(n=300):

@@ -4,22 +4,21 @@ and a busy environment gets the CLI's own exit-75 message.
 
 The target is a fake interpreter (a shell script answering ``pip list``), and the fixes edit a
 file, so undo runs for real without pip and without touching any real environment."""
-import io
 import stat
 import sys
 import threading
 import time
 
 import pytest
+from conftest import repl_console, repl_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-from rich.console import Console
 
 from tfhelp.assistant.context import Context
 from tfhelp.assistant.fixes.actions import ApplyContext
 from tfhelp.assistant.fixes.journal import Journal
 from tfhelp.assistant.fixes.plan import apply_plan, build_plan
-from tfhelp.assistant.frontends.repl import Session, run_repl
+from tfhelp.assistant.frontends.repl import run_repl
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreter is a POSIX shell script")
 
@@ -73,23 +72,11 @@ def killed_mid_fix(world) -> str:
 
 
 def console():
-    return Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False, markup=False,
-                   highlight=False, emoji=False)
+    return repl_console(200)
 
 
 def session(world, answers=(), python=None):
-    answers = list(answers)
-    asked = []
-
-    def ask(q):
-        asked.append(q)
-        return answers.pop(0) if answers else False
-
-    c = console()
-    s = Session(Context(), c, ask=ask, python=python or world["python"], probe=False, env=None,
-                journal=world["journal"])
-    s.asked = asked
-    return s, c
+    return repl_session(answers, width=200, python=python or world["python"], env=None, journal=world["journal"])
 
 
 def text(c) -> str:
