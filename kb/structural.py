@@ -75,8 +75,9 @@ _OBJECT_ATTR = _Lazy(rf"{_Q}(?P<cls>{_DOTTED}){_Q} object has no attribute {_Q}(
 _UNDEF = _Lazy(r"(?:undefined symbol|Symbol not found):\s*(?P<sym>[^\s,;'\"]+)")
 _LIB_PATH = _Lazy(r"(?P<path>(?:[A-Za-z]:)?[^\s:'\"()]*[/\\](?P<file>[^/\\\s:'\"()]+\.(?:so(?:\.[\d.]+)?|dylib|pyd)))")
 _REQUIRES = _Lazy(
-    r"^(?P<who>[A-Za-z0-9][\w.\-]*) (?P<whover>\d[\w.+!]*) requires (?P<req>[A-Za-z0-9][\w.\-\[\]]*)"
-    r"(?P<spec>[<>=!~][^,]*(?:,[<>=!~][^,]*)*)?, but you have (?P<have>[A-Za-z0-9][\w.\-]*) (?P<havever>\d[\w.+!]*)"
+    # pip >= 20.3: "X 1.0 requires Y<2, but you have Y 3"; older pip: "X 1.0 has requirement Y<2, but you'll have Y 3"
+    r"^(?:ERROR: |[`>\s]+)?(?P<who>[A-Za-z0-9][\w.\-]*) (?P<whover>\d[\w.+!]*) (?:requires|has requirement) (?P<req>[A-Za-z0-9][\w.\-\[\]]*)"
+    r"(?P<spec>[<>=!~][^,]*(?:,[<>=!~][^,]*)*)?, but you(?: have|'ll have) (?P<have>[A-Za-z0-9][\w.\-]*) (?P<havever>\d[\w.+!]*)"
     r" which is incompatible", re.M)
 _CANNOT_INSTALL = _Lazy(r"Cannot install (?P<what>.+?) because these package versions have conflicting dependencies")
 _DEPENDS = _Lazy(r"^\s*(?P<who>[A-Za-z0-9][\w.\-]*) (?P<whover>\d[\w.+!]*) depends on (?P<req>[A-Za-z0-9][\w.\-]*)"
