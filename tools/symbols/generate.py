@@ -147,6 +147,14 @@ ADDED_FOR = {"protobuf": ["google.protobuf", "google.protobuf.*"],
                             "tensorflow.config.experimental", "tensorflow.python.eager.context"],
              "h5py": ["h5py"]}
 
+#: Private modules that saved files and pickles name (each object's class module is recorded) and
+#: that libraries written for the newer release import: a Keras 3 `.keras` file or joblib dump read
+#: where Keras 2.13-2.15 is installed fails on "No module named 'keras.src.models.functional'"
+#: (https://github.com/tensorflow/tensorflow/issues/70866, https://github.com/keras-team/keras/issues/18878).
+#: A module is kept when its parent package already existed in the release before, because Python
+#: names the first missing module of a dotted path, so the error names exactly that module.
+ADDED_PRIVATE_FOR = {"keras": ["keras.src.*"]}
+
 #: Class attributes tracked for "'X' object has no attribute 'Y'": package -> {public class:
 #: [classes whose bodies together give its attributes (its own bases inside the wheel)]}. A
 #: release where none of those classes is found (keras 2.4 only redirects to tf.keras) is unknown.
@@ -617,6 +625,19 @@ def build(pkg: str, scans: list) -> list:
             i = first_true(flags)
             rows.append({"package": pkg, "kind": "module", "name": m, "added_in": versions[i],
                          "last_version_without_it": versions[i - 1]})
+    private_pats = ADDED_PRIVATE_FOR.get(pkg, [])
+    for m in sorted(all_mods):
+        flags = present_mod[m]
+        if not private_pats or not _match_any(m, private_pats) or _match_any(m, added_pats):
+            continue
+        if not flags[-1] or flags[0] or not all(flags[first_true(flags):]):
+            continue
+        i = first_true(flags)
+        parent_flags = present_mod.get(m.rpartition(".")[0])
+        if not parent_flags or not parent_flags[i - 1]:
+            continue  # the parent is new too: the error would name the parent (or an ancestor)
+        rows.append({"package": pkg, "kind": "module", "name": m, "added_in": versions[i],
+                     "last_version_without_it": versions[i - 1]})
     rows.extend(_class_rows(pkg, scans))
     # replacements
     where = defaultdict(list)  # name -> [modules of the newest version exporting it]
