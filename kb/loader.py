@@ -259,7 +259,24 @@ def _rule_roots(extra_dirs, user_rules: bool, shipped: bool) -> list:
 
 def load_ruleset(extra_dirs: Iterable = (), user_rules: bool = True, shipped: bool = True,
                  use_cache: Optional[bool] = None) -> RuleSet:
-    """Load every rule; later sources override earlier ones by id."""
+    """Load every rule; later sources override earlier ones by id.
+
+    The cyclic garbage collector is paused while loading: building tens of thousands of small
+    objects (rules, matchers, fixes, the parsed JSON or YAML) would otherwise trigger full
+    collections over the growing heap again and again, which made loading 13,000 rules from the
+    cache take about twice as long; none of these objects form cycles that need collecting."""
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_ruleset(extra_dirs, user_rules, shipped, use_cache)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _load_ruleset(extra_dirs, user_rules: bool, shipped: bool, use_cache: Optional[bool]) -> RuleSet:
     extra_dirs = [Path(d) for d in extra_dirs]
     roots = _rule_roots(extra_dirs, user_rules, shipped)
     files = [(root, f) for _, root in roots for f in _yaml_files(root)]
