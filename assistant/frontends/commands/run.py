@@ -125,6 +125,8 @@ def run(args, ctx) -> int:
             f.flush()
         except (OSError, ValueError):
             pass
+    prefetch = EnvPrefetch(argv[0], warm=ctx.ruleset) if _is_python(argv) else None
+    result = None
     try:
         result = runner.run_child(argv, stdout_fd=out_fd, stderr_fd=err_fd,
                                   use_pty=False if args.no_pty else None,
@@ -135,13 +137,17 @@ def run(args, ctx) -> int:
     except PermissionError:
         print(f"tfhelp run: permission denied: {argv[0]}", file=_err_text(ctx))
         return 126
+    finally:
+        # nothing ran, or an exception (KeyboardInterrupt) escaped: never start the probe
+        if prefetch is not None:
+            prefetch.child_ended(failed=result is not None and result.should_diagnose)
 
     errs = _err_text(ctx)
     if result.shell_message:
         print(result.shell_message, file=errs, flush=True)
 
     if result.should_diagnose:
-        _diagnose_and_show(result, args, ctx)
+        _diagnose_and_show(result, args, ctx, prefetch)
     elif not result.failed and args.summary:
         _summary(result, ctx)
     elif args.json_out and not result.failed:
@@ -149,19 +155,127 @@ def run(args, ctx) -> int:
     return result.exit_status
 
 
-def _diagnose(text: bytes, ctx, python=None):
+#: The child's environment is probed once it has run this long (or as soon as it fails), so a
+#: failing run's diagnosis does not wait for the probe afterwards (~0.3-0.5 s of the 0.4 s fixed
+#: cost issue 12 measured), while a quick successful script never pays for a probe it would not
+#: use.  A successful exit while the probe is still running waits for it (the probe's threads are
+#: joined at exit); beyond this delay that is at most the probe's own time on a run of a second
+#: or more.
+PROBE_AFTER_S = 1.0
+#: ``TFHELP_RUN_PROBE_AFTER=SECONDS`` changes that delay; ``off`` probes only once the child has
+#: failed (no probe CPU spent on runs that succeed, at the price of waiting for it afterwards).
+PROBE_AFTER_ENV = "TFHELP_RUN_PROBE_AFTER"
+
+
+def probe_delay(environ=None) -> float:
+    """Seconds of child run time after which the probe starts (inf: only after a failure)."""
+    raw = (environ if environ is not None else os.environ).get(PROBE_AFTER_ENV, "").strip().lower()
+    if not raw:
+        return PROBE_AFTER_S
+    if raw in ("off", "never", "no"):
+        return float("inf")
+    try:
+        value = float(raw)
+    except ValueError:
+        return PROBE_AFTER_S
+    return value if value >= 0 else float("inf")
+
+
+class EnvPrefetch:
+    """The target interpreter's Environment, probed in a background thread while the child runs
+    (a probe is a separate process, so it uses the other core while the script uses one).  The
+    probe reads installed-package metadata only; its result is the one ``_diagnose`` would get
+    after the run, unless the script itself installs or removes packages."""
+
+    def __init__(self, python: str, delay: float = None, warm=None):
+        """``warm``: called after the probe (in the thread) to load what the diagnosis needs:
+        the rules (``ctx.ruleset``; the Context caches them) and the engine and renderer modules,
+        another ~0.15 s that a failing run then no longer adds after the child's end."""
+        import threading
+
+        self.python = python
+        self._warm = warm
+        self.started = False
+        self._env = None
+        self._failed = False
+        self._ended = threading.Event()
+        self._delay = probe_delay() if delay is None else delay
+        self._thread = threading.Thread(target=self._run, name="tfhelp-run-probe", daemon=True)
+        # The runner relays SIGINT / SIGTERM / ... to the child by blocking them and waiting for
+        # them in the main thread (sigtimedwait); a thread with them unblocked would take them
+        # instead.  A new thread inherits its creator's mask, so it starts with them blocked (the
+        # probe processes inherit that too: they are short, and killed with SIGKILL on timeout).
+        mask = _block_forwarded()
+        try:
+            self._thread.start()
+        finally:
+            if mask is not None:
+                import signal
+
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    def _run(self) -> None:
+        ended = self._ended.wait(None if self._delay == float("inf") else self._delay)
+        if ended and not self._failed:
+            return   # ended well (or was interrupted) before the delay: nothing to diagnose
+        self.started = True
+        self._env = probe_environment(self.python)
+        if self._warm is not None and not (self._ended.is_set() and not self._failed):
+            try:
+                self._warm()
+                import tfhelp.assistant.render.diagnosis  # noqa: F401 - imported now, used later
+                import tfhelp.kb.engine  # noqa: F401
+            except Exception:  # noqa: BLE001 - the main thread loads them again and reports errors
+                pass
+
+    def child_ended(self, failed: bool) -> None:
+        """Called once the child is gone; the first call wins (a later one changes nothing)."""
+        if not self._ended.is_set():
+            self._failed = failed
+            self._ended.set()
+
+    def environment(self):
+        """The probed Environment (or None when the probe failed); waits for the probe."""
+        self._thread.join()
+        if not self.started:   # cannot happen after child_ended(failed=True); be exact anyway
+            self.started = True
+            self._env = probe_environment(self.python)
+        return self._env
+
+
+def _block_forwarded():
+    """Block the signals the runner relays; returns the previous mask (None: not on this OS)."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    from tfhelp.assistant.frontends.runner import FORWARDED
+
+    nums = [getattr(signal, n) for n in FORWARDED if hasattr(signal, n)]
+    return signal.pthread_sigmask(signal.SIG_BLOCK, nums)
+
+
+def probe_environment(python: str):
+    """The target's Environment for ordering fixes, or None: a broken interpreter must not hide
+    the diagnosis."""
+    try:
+        from tfhelp.assistant.frontends.commands.fix import target_environment
+
+        return target_environment(python)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _diagnose(text: bytes, ctx, python=None, prefetch=None):
     """Diagnose the kept output; with ``python`` (the child's interpreter) its packages are probed
-    so fixes are ordered for that environment, exactly as diagnose / doctor / fix order them."""
+    so fixes are ordered for that environment, exactly as diagnose / doctor / fix order them.
+    ``prefetch`` (an :class:`EnvPrefetch` of that interpreter) already started the probe; the
+    rules are loaded while it finishes."""
     from tfhelp.kb.engine import Engine
 
     env = None
-    if python:
-        try:
-            from tfhelp.assistant.frontends.commands.fix import target_environment
-
-            env = target_environment(python)
-        except Exception:  # noqa: BLE001 - a broken interpreter must not hide the diagnosis
-            env = None
+    if python:   # first: the prefetch thread may be loading the rules into ctx
+        env = prefetch.environment() if prefetch is not None else probe_environment(python)
     return Engine(ctx.ruleset()).diagnose(text, env)
 
 
@@ -191,10 +305,11 @@ def _stderr_console(ctx):
     return ctx.console(stderr=True)
 
 
-def _diagnose_and_show(result, args, ctx) -> None:
+def _diagnose_and_show(result, args, ctx, prefetch=None) -> None:
     errs = _err_text(ctx)
     try:
-        report = _diagnose(result.captured_text(), ctx, result.argv[0] if _is_python(result.argv) else None)
+        report = _diagnose(result.captured_text(), ctx, result.argv[0] if _is_python(result.argv) else None,
+                           prefetch)
     except Exception as exc:  # the child's status matters more than our diagnosis
         print(f"tfhelp run: could not diagnose the output: {type(exc).__name__}: {exc}", file=errs)
         return
