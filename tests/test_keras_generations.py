@@ -144,3 +144,11 @@ def test_generator_keeps_a_private_module_only_when_its_parent_existed_before():
     assert added["keras.src.models.functional"]["last_version_without_it"] == "2.15.0"
     assert "keras.src.trainers" in added
     assert "keras.src.trainers.trainer" not in added
+
+
+def test_old_keras_constructor_rejecting_a_newer_stored_argument():
+    """keras 2.2 reading a TF 2.1 export (teachablemachine-community#37, typo included)."""
+    for text in ("TypeError: __init__() got an unexpected keyword argument 'ragged'",
+                 "TypeError: __init__() got an expected keyword argument 'ragged'"):
+        ids = [d.id for d in ENGINE.diagnose(text).diagnoses]
+        assert ids[:1] == ["keras-model-config-version-mismatch"], (text, ids)
