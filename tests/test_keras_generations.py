@@ -47,6 +47,13 @@ REAL = [
      "TypeError: The added layer must be an instance of class Layer. Found: "
      "<tensorflow.python.keras.engine.training.Model object at 0x7fa419d7a5f8>",
      "https://github.com/keras-team/keras/issues/11329"),
+    ("keras-tuner-model-other-keras-generation",
+     "keras_tuner.src.errors.FatalTypeError: Expected the model-building function, or HyperModel.build() to return "
+     "a valid Keras Model instance. Received: <tf_keras.src.engine.functional.Functional object at 0x7fe49809f8d0> "
+     "of type <class 'tf_keras.src.engine.functional.Functional'>", "https://github.com/keras-team/keras-tuner/issues/1039"),
+    ("keras-tuner-model-other-keras-generation",
+     "Model-building function did not return a valid Keras Model instance, found "
+     "<tensorflow.python.keras.engine.functional.Functional object at", "https://github.com/keras-team/keras-tuner/issues/682"),
     # 6. keras / tf-keras of another TensorFlow minor
     ("tf-keras-version-mismatch",
      "Tensorflow 2.11 error: AttributeError: module 'tensorflow._api.v2.compat.v2.__internal__' has no attribute "
