@@ -564,6 +564,9 @@ def _describe(row: dict, fact: Fact) -> tuple:
         title = f"{name} is gone by {pkg} {_minor(gone) or gone}" + (f" (use {moved})" if moved else "")
         cause = (f"The {what} {name} is not in {pkg} {gone}: the newest examined release that still has it is "
                  f"{last}, so it was removed or moved after {last} (at the latest in {gone}).")
+        if row.get("back_in"):
+            cause += (f" A {what} of that name is back from {pkg} {row['back_in']}, with other contents: the "
+                      f"installed release is one from {gone} up to before {row['back_in']}.")
         if moved:
             cause += f" The same name is now public as {moved}." if row["kind"] == "symbol" and " " not in moved \
                 else f" Its replacement: {moved}."
@@ -637,6 +640,8 @@ def consistent(row: dict, env, path_versions: dict) -> tuple:
         if "removed_in" in row:
             if iv <= _vt(row.get("last_version_with_it")):
                 return False, f"{pkg} {installed} still has it according to the table"
+            if row.get("back_in") and iv >= _vt(row["back_in"]):
+                return False, f"{pkg} {installed} has it again according to the table (back in {row['back_in']})"
             if iv >= _vt(row["removed_in"]):
                 return True, f"confirmed by the {label} environment: {pkg} {installed} (gone from {row['removed_in']})"
         elif "added_in" in row:
@@ -649,6 +654,8 @@ def consistent(row: dict, env, path_versions: dict) -> tuple:
     if seen and "removed_in" in row and pkg == "keras":
         keras3 = seen == ">=3"
         gone_in_3 = _vt(row["removed_in"]) >= (3,) and _vt(row.get("last_version_with_it")) < (3,)
+        if keras3 and row.get("back_in") and _vt(row["back_in"]) < (4,) and _vt(row["back_in"]) >= (3,):
+            return False, "the traceback's paths show Keras 3, which has it again"
         if gone_in_3:
             return (True, "the traceback's paths show Keras 3") if keras3 else (False, "the paths show Keras 2")
     return None, ""

@@ -159,3 +159,29 @@ def test_old_keras_constructor_rejecting_a_newer_stored_argument():
                  "TypeError: __init__() got an expected keyword argument 'ragged'"):
         ids = [d.id for d in ENGINE.diagnose(text).diagnoses]
         assert ids[:1] == ["keras-model-config-version-mismatch"], (text, ids)
+
+
+def test_module_absent_for_some_releases_names_the_gap_and_spares_the_release_that_has_it():
+    """keras.legacy: in Keras 2.2-2.3, gone in 2.4-2.15, back (other contents) from Keras 3.0
+    (ccks_baidu_entity_link#20 hit it on a Keras 2 of the gap)."""
+    from tfhelp.kb.environment import Environment
+
+    text = "ModuleNotFoundError: No module named 'keras.legacy'"
+    top = ENGINE.diagnose(text).diagnoses[0]
+    assert top.id == "symbols-removed-module" and "2.4" in top.rule.title and "3.0.0" in top.rule.cause
+    in_gap = ENGINE.diagnose(text, env=Environment(packages={"keras": "2.12.0"}))
+    assert in_gap.diagnoses and in_gap.diagnoses[0].id == "symbols-removed-module"
+    back = ENGINE.diagnose(text, env=Environment(packages={"keras": "3.6.0"}))
+    assert "symbols-removed-module" not in [d.id for d in back.diagnoses]
+
+
+def test_generator_records_when_a_removed_module_came_back():
+    gen = _generator()
+    scans = [(v, {"keras": set(), **({"keras.legacy": set()} if has else {})})
+             for v, has in (("2.2.5", True), ("2.3.1", True), ("2.4.3", False), ("2.15.0", False), ("3.0.0", True))]
+    row = next(r for r in gen.build("keras", scans) if r["name"] == "keras.legacy")
+    assert (row["removed_in"], row["last_version_with_it"], row["back_in"]) == ("2.4.3", "2.3.1", "3.0.0")
+    # absent from a single examined release only: too thin to call a gap
+    thin = [(v, {"keras": set(), **({"keras.x": set()} if has else {})})
+            for v, has in (("1", True), ("2", False), ("3", True))]
+    assert not [r for r in gen.build("keras", thin) if r["name"] == "keras.x"]

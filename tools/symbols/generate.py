@@ -591,6 +591,22 @@ def build(pkg: str, scans: list) -> list:
         i = last_true(present_mod[m])
         rows.append({"package": pkg, "kind": "module", "name": m, "removed_in": versions[i + 1],
                      "last_version_with_it": versions[i]})
+    # A module that disappeared for some releases and came back (keras.legacy: Keras 2.2-2.3, then
+    # again from Keras 3 with other contents): "No module named" in the gap names exactly it
+    # (https://github.com/panchunguang/ccks_baidu_entity_link/issues/20); its row says when it was
+    # back, so a release from then on is not blamed.
+    for m in sorted(all_mods):
+        flags = present_mod[m]
+        if not flags[-1] or not flags[0] or m in removed_mods:
+            continue
+        gone = [i for i in range(1, len(flags)) if not flags[i]]
+        if len(gone) < 2 or gone != list(range(gone[0], gone[-1] + 1)):
+            continue  # present throughout, or absent from one examined release only, or several gaps
+        parent = m.rpartition(".")[0]
+        if parent and parent in present_mod and not all(present_mod[parent][i] for i in gone):
+            continue
+        rows.append({"package": pkg, "kind": "module", "name": m, "removed_in": versions[gone[0]],
+                     "last_version_with_it": versions[gone[0] - 1], "back_in": versions[gone[-1] + 1]})
     added_pats = ADDED_FOR.get(pkg, [])
     for (m, n), flags in sorted(present_sym.items()):
         if m in removed_mods or (n.startswith("_") and not _tracked_private(pkg, m, n)) \
