@@ -9,7 +9,8 @@ page-cached file:
   default   `tfhelp --from-log FILE --json` as installed (hyperscan where it has wheels)
   pure      the same with the pure fallback forced (`TFHELP_PREFILTER=ahocorasick`)
   floor-*   what bounds the scan from below: the C passes it cannot skip, run alone
-            (count newlines; + the hyperscan search; fold + split + count the lines of a region)
+            (count newlines as kb.scan.newlines does; + one full hyperscan search with a
+            counting callback; fold + split + count the lines of a region)
 
 Every command runs ``--repeat`` times, interleaved (round 1 runs each command once, then round 2
 ...), because the machine's cores are shared and load drifts; the median is kept.  Peak RSS of
@@ -76,17 +77,20 @@ FLOOR = (
     "    import hyperscan\n"
     "    from tfhelp.kb.anchors import MultiLiteral\n"
     "    db = MultiLiteral(open(sys.argv[3]).read().split('\\n'), backend='hyperscan')._db\n"
-    "    def stop(*a): return True\n"
+    "    hits = [0]\n"
+    "    def on_hit(*a): hits[0] += 1\n"
     "if mode == 'fold':\n"
     "    from tfhelp.kb.anchors import FOLD\n"
+    "def newlines(b, lo, hi):  # kb.scan.newlines, inlined so no floor pays tfhelp's imports\n"
+    "    return sum(min(hi, a + 65536) - a - len(bytes(mv[a:min(hi, a + 65536)]).replace(b'\\n', b''))\n"
+    "               for a in range(lo, hi, 65536))\n"
     "with open(path, 'rb', buffering=0) as f:\n"
     "    while True:\n"
     "        k = f.readinto(buf)\n"
     "        if not k: break\n"
-    "        n += buf.count(b'\\n', 0, k)\n"
+    "        n += newlines(buf, 0, k)\n"
     "        if mode == 'hyperscan':\n"
-    "            try: db.scan(mv[:k], match_event_handler=stop)\n"
-    "            except hyperscan.ScanTerminated: pass\n"
+    "            db.scan(mv[:k], match_event_handler=on_hit)\n"
     "        elif mode == 'fold':\n"
     "            collections.Counter(bytes(mv[:k]).translate(FOLD).split(b'\\n'))\n"
     "print(n)\n")

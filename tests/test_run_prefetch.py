@@ -36,12 +36,18 @@ def test_quick_success_never_probes(probes):
     assert not pf._thread.is_alive() and not pf.started and probes == [] and warmed == []
 
 
-def test_a_probed_failure_also_loads_the_rules_in_the_thread(probes):
+def test_rules_load_in_the_thread_only_when_probing_during_the_run(probes):
     warmed = []
-    pf = run_cmd.EnvPrefetch("/some/python", delay=30, warm=lambda: warmed.append(threading.current_thread().name))
+    pf = run_cmd.EnvPrefetch("/some/python", delay=0, warm=lambda: warmed.append(threading.current_thread().name))
+    pf._thread.join(5)
     pf.child_ended(failed=True)
     pf.environment()
-    assert warmed == ["tfhelp-run-probe"]
+    assert pf.early and warmed == ["tfhelp-run-probe"]
+    # a failure before the delay: the main thread loads the rules while the probe runs
+    late = run_cmd.EnvPrefetch("/some/python", delay=30, warm=lambda: warmed.append("late"))
+    late.child_ended(failed=True)
+    late.environment()
+    assert not late.early and late.started and warmed == ["tfhelp-run-probe"]
 
 
 def test_failure_before_the_delay_probes_once(probes):

@@ -156,12 +156,14 @@ def run(args, ctx) -> int:
 
 
 #: The child's environment is probed once it has run this long (or as soon as it fails), so a
-#: failing run's diagnosis does not wait for the probe afterwards (~0.3-0.5 s of the 0.4 s fixed
-#: cost issue 12 measured), while a quick successful script never pays for a probe it would not
-#: use.  A successful exit while the probe is still running waits for it (the probe's threads are
-#: joined at exit); beyond this delay that is at most the probe's own time on a run of a second
-#: or more.
-PROBE_AFTER_S = 1.0
+#: long run's diagnosis does not wait for the probe afterwards (0.35 s on a quiet machine, about
+#: 1 s at load 4: most of the fixed cost issue 12 measured).  Not earlier, because a run that then
+#: succeeds paid for a probe it did not use: with a 1 s delay the clean Keras-fit benchmark (2 s)
+#: went from 1.13x to 1.48x under a pty at load 5 (0.5 s more CPU, and a successful exit waits for
+#: a probe still running: its threads are joined at exit).  After 5 s that is a few percent of the
+#: run, on the other core.  A run that fails sooner starts the probe at its end, in parallel with
+#: loading the rules.
+PROBE_AFTER_S = 5.0
 #: ``TFHELP_RUN_PROBE_AFTER=SECONDS`` changes that delay; ``off`` probes only once the child has
 #: failed (no probe CPU spent on runs that succeed, at the price of waiting for it afterwards).
 PROBE_AFTER_ENV = "TFHELP_RUN_PROBE_AFTER"
@@ -196,6 +198,7 @@ class EnvPrefetch:
         self.python = python
         self._warm = warm
         self.started = False
+        self.early = False
         self._env = None
         self._failed = False
         self._ended = threading.Event()
@@ -219,8 +222,9 @@ class EnvPrefetch:
         if ended and not self._failed:
             return   # ended well (or was interrupted) before the delay: nothing to diagnose
         self.started = True
+        self.early = not ended   # probing while the child runs: load the rules here too
         self._env = probe_environment(self.python)
-        if self._warm is not None and not (self._ended.is_set() and not self._failed):
+        if self.early and self._warm is not None and not (self._ended.is_set() and not self._failed):
             try:
                 self._warm()
                 import tfhelp.assistant.render.diagnosis  # noqa: F401 - imported now, used later
@@ -273,10 +277,13 @@ def _diagnose(text: bytes, ctx, python=None, prefetch=None):
     rules are loaded while it finishes."""
     from tfhelp.kb.engine import Engine
 
+    engine = None
+    if prefetch is None or not prefetch.early:   # else the probe thread is loading the rules into ctx
+        engine = Engine(ctx.ruleset())           # while the probe (other processes) runs
     env = None
-    if python:   # first: the prefetch thread may be loading the rules into ctx
+    if python:
         env = prefetch.environment() if prefetch is not None else probe_environment(python)
-    return Engine(ctx.ruleset()).diagnose(text, env)
+    return (engine or Engine(ctx.ruleset())).diagnose(text, env)
 
 
 def _json_doc(report, result) -> dict:
