@@ -756,8 +756,19 @@ def _conflict_diagnosis(fact: Fact, env) -> Optional[tuple]:
                       "https://github.com/tensorflow/tensorflow/releases"], confidence="medium")
         return rule, [_fix(f"Install {pkg}{good}", [{"action": "pip_install", "packages": [f"{pkg}{good}"]},
                                                     {"action": "verify", "check": "import",
-                                                     "code": f"import {pkg.replace('-', '_')}"}])]
+                                                     "code": f"import {_import_name(pkg)}"}])]
     return None
+
+
+#: distributions whose import name is not the distribution name with "-" -> "_"
+IMPORT_NAME = {"protobuf": "google.protobuf", "grpcio": "grpc", "absl-py": "absl", "opencv-python": "cv2",
+               "opencv-python-headless": "cv2", "pyyaml": "yaml", "pillow": "PIL", "scikit-learn": "sklearn"}
+
+
+def _import_name(dist: str) -> str:
+    """What ``import`` needs to check that ``dist`` works after a fix (``import protobuf`` fails)."""
+    d = dist.lower()
+    return IMPORT_NAME.get(d, d.replace("-", "_"))
 
 
 def _known_without_tf(env) -> bool:

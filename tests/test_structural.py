@@ -331,3 +331,15 @@ def test_removed_class_attribute_needs_its_package_in_the_input(bare):
     assert d.id == "symbols-removed-attribute" and "predict_classes" in d.rule.title
     assert not bare.diagnose(text).diagnoses  # no keras / tensorflow in sight: could be any 'Sequential'
     assert not bare.diagnose("AttributeError: 'DataFrame' object has no attribute 'value'").diagnoses
+
+
+def test_pin_conflict_fix_verifies_the_import_name_not_the_distribution(bare):
+    """``import protobuf`` always fails: the verify step must import google.protobuf (and grpc for
+    grpcio), or a fix that worked would be reported as failed."""
+    text = ("tensorflow 2.15.0 requires protobuf!=4.21.0,<5.0.0dev,>=3.20.3, but you have protobuf 5.29.3 "
+            "which is incompatible.")
+    d = top(bare.diagnose(text))
+    assert d.id == "symbols-pip-pin-conflict"
+    verify = [s for f in d.fixes for s in f["steps"] if s["action"] == "verify"]
+    assert verify and all(s["code"] == "import google.protobuf" for s in verify)
+    assert structural._import_name("grpcio") == "grpc" and structural._import_name("ml-dtypes") == "ml_dtypes"
