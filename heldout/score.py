@@ -36,7 +36,7 @@ FAMILIES = {
     "keras3-savedmodel-load": r"keras3-.*(savedmodel|saved-model|legacy-format|load)",
     "keras3-filepath-extension": r"keras3-(save-filepath-extension|.*extension|.*checkpoint)",
     "keras3-h5-load": r"keras3-.*(h5|legacy|load|unrecognized)|keras-model-config-version-mismatch",
-    "keras-newer-saved-older-loaded": r"keras.*(newer|version-mismatch|saved-by|batch-shape)",
+    "keras-newer-saved-older-loaded": r"keras.*(newer|version-mismatch|saved-by|batch-shape)|keras2-load-keras3-saved-model|keras-unknown-layer-functional",
     "keras-optimizer-mixing": r"keras.*optimizer|tf-keras.*mix|keras3-.*(mix|optimizer)",
     "keras3-optimizers-legacy": r"keras3-optimizers-legacy",
     "keras-lambda-safe-mode": r"lambda|safe-mode",
