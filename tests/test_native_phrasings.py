@@ -9,28 +9,10 @@ for issue 11 that no single rule's examples show side by side: the same failure 
 TF 2.x, jaxlib and XLA, each with the rule it must get and the look-alikes it must not.
 """
 import pytest
-from test_rule_phrasings import ENGINE, RULESET, _damaged
-
-from tfhelp.kb.lint import _example_text
+from test_rule_phrasings import ENGINE, damaged_cases
 
 NATIVE = {"cuda", "cudnn", "driver", "gpu", "xla", "cpu", "abi", "memory"}
-
-
-def _cases():
-    cases = []
-    for rule in RULESET.rules:
-        if rule.category not in NATIVE:
-            continue
-        for i, ex in enumerate(rule.examples_match):
-            text = _example_text(ex)
-            if text is None or len(text.strip().splitlines()) != 1:
-                continue
-            for kind, variant in _damaged(text.strip()).items():
-                cases.append(pytest.param(rule.id, variant, id=f"{rule.id}-{i}-{kind}"))
-    return cases
-
-
-CASES = _cases()
+CASES = damaged_cases(NATIVE)
 
 
 def _ids(text):

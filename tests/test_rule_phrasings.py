@@ -38,10 +38,12 @@ def _damaged(line: str) -> dict:
     return out
 
 
-def _cases():
+def damaged_cases(folders) -> list:
+    """One pytest.param per damaged copy of every one-line match example of the rules in
+    ``folders`` (also used by test_native_phrasings.py for the GPU/native folders)."""
     cases = []
     for rule in RULESET.rules:
-        if rule.category not in FOLDERS:
+        if rule.category not in folders:
             continue
         for i, ex in enumerate(rule.examples_match):
             text = _example_text(ex)
@@ -52,7 +54,7 @@ def _cases():
     return cases
 
 
-CASES = _cases()
+CASES = damaged_cases(FOLDERS)
 
 
 def test_every_rule_in_these_folders_has_a_one_line_example_to_damage():
